@@ -1,0 +1,17 @@
+"""The embedded dataset: a generated real-pixel detection / classification set that needs no
+download. The mmdet and mmpretrain wrappers are registered only when that package is installed,
+so either one works without the other."""
+from importlib.util import find_spec
+
+from .embedded import CATEGORIES, generate_embedded_dataset, read_settings, resolve_settings
+from .embedded_datasets import prepare_embedded_dataset
+
+__all__ = ['CATEGORIES', 'generate_embedded_dataset', 'prepare_embedded_dataset', 'read_settings',
+           'resolve_settings']
+
+if find_spec('mmdet') is not None:
+    from .embedded_coco import EmbeddedCocoDataset
+    __all__.append('EmbeddedCocoDataset')
+if find_spec('mmpretrain') is not None:
+    from .embedded_cls import EmbeddedClsDataset
+    __all__.append('EmbeddedClsDataset')

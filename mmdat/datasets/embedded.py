@@ -1,0 +1,434 @@
+"""Generator of the embedded dataset: deterministic real-pixel scenes for detection and
+classification, written as COCO (``task='det'``) or as an mmpretrain folder layout (``'cls'``).
+
+Objects are cut out of photos bundled with scikit-image (see ``embedded_sources``), or are a
+silhouette or a geometric shape filled with a photo texture. They are pasted on tinted real
+textures at random scales, positions and rotations. A box is the tight box of the object's
+visible mask, and an area is its visible pixel count. Only numpy, scipy, scikit-image, PIL and
+mmengine's progress bar are used here.
+"""
+import json
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+from mmengine.utils import ProgressBar
+from PIL import Image, ImageDraw
+from skimage.color import hsv2rgb
+
+from .embedded_sources import SourceLibrary, load_source_library
+
+CATEGORIES: tuple[str, ...] = ('cat', 'cup', 'person', 'rocket', 'coin', 'horse', 'triangle',
+                               'square')
+TASKS = ('det', 'cls')
+SPLITS = ('train', 'val')
+DEFAULT_SETTINGS = {
+    'det': dict(num_train=400, num_val=100, image_size=160),
+    'cls': dict(num_train=800, num_val=200, image_size=64),
+}
+SETTINGS_FILE = 'embedded_dataset.json'
+# Bump when a change to the generator changes its output for the same settings.
+FORMAT_VERSION = 1
+
+MIN_IMAGE_SIZE = 32
+MAX_OBJECTS_PER_IMAGE = 6
+# Detection object sizes: (probability, low, high) bands of the longest side as a fraction of
+# the image side, log-uniform within a band; at 160 px they give all three COCO size classes.
+DET_SIZE_BANDS = ((0.3, 0.08, 0.2), (0.4, 0.2, 0.6), (0.3, 0.75, 0.98))
+# Longest object side as a fraction of the image side (classification).
+CLS_OBJECT_FRACTION = (0.55, 0.85)
+# An object is never rendered thinner than this many pixels.
+MIN_OBJECT_SIDE = 4
+# A placement is re-drawn if it would leave an earlier object less visible than this.
+MIN_VISIBLE_FRACTION = 0.5
+PLACEMENT_ATTEMPTS = 12
+# Max rotation in degrees per kind of object; shapes turn freely.
+MAX_ROTATION = {'photo': 15.0, 'silhouette': 10.0, 'triangle': 180.0, 'square': 45.0}
+METAL_TINTS = ((1.0, 0.82, 0.5), (0.92, 0.95, 1.0), (0.9, 0.62, 0.42))
+SHAPE_CANVAS = 128
+
+
+@dataclass(frozen=True)
+class ObjectAnnotation:
+    """A pasted object as it is visible in the final image.
+
+    Args:
+        category_index (int): Index into :data:`CATEGORIES`.
+        bbox (tuple[int, int, int, int]): Tight box ``(x, y, width, height)`` of the visible
+            pixels; the box covers pixel columns ``x .. x + width - 1``.
+        area (int): Number of visible pixels.
+    """
+    category_index: int
+    bbox: tuple[int, int, int, int]
+    area: int
+
+
+class CategoryDeck:
+    """Draws categories from successive shuffled decks so that counts stay balanced.
+
+    Args:
+        num_categories (int): Number of categories in a deck.
+        rng (np.random.Generator): Source of randomness.
+    """
+
+    def __init__(self, num_categories: int, rng: np.random.Generator) -> None:
+        self.num_categories = num_categories
+        self.rng = rng
+        self._remaining: list[int] = []
+
+    def draw(self) -> int:
+        """Return the next category index."""
+        if not self._remaining:
+            self._remaining = self.rng.permutation(self.num_categories).tolist()
+        return self._remaining.pop()
+
+
+def _resize(image: np.ndarray, width: int, height: int, resample: Image.Resampling) -> np.ndarray:
+    return np.asarray(Image.fromarray(image).resize((width, height), resample))
+
+
+def _texture_patch(library: SourceLibrary, rng: np.random.Generator, height: int,
+                   width: int) -> np.ndarray:
+    """Cut a random window of a colour texture, resized to ``(height, width)``."""
+    texture = library.fill_textures[rng.integers(len(library.fill_textures))]
+    texture_height, texture_width = texture.shape[:2]
+    scale = rng.uniform(0.3, 1.0) * min(texture_height / height, texture_width / width)
+    crop_height = max(1, min(texture_height, round(height * scale)))
+    crop_width = max(1, min(texture_width, round(width * scale)))
+    top = rng.integers(texture_height - crop_height + 1)
+    left = rng.integers(texture_width - crop_width + 1)
+    crop = np.ascontiguousarray(texture[top:top + crop_height, left:left + crop_width])
+    return _resize(crop, width, height, Image.Resampling.BILINEAR)
+
+
+def _shape_mask(category: str, rng: np.random.Generator) -> np.ndarray:
+    """A filled triangle (jittered equilateral) or square, drawn on a ``SHAPE_CANVAS`` grid and
+    cropped to its tight box."""
+    if category == 'square':
+        return np.ones((SHAPE_CANVAS, SHAPE_CANVAS), dtype=bool)
+    angles = np.deg2rad(90 + 120 * np.arange(3) + rng.uniform(-20, 20, size=3))
+    radii = rng.uniform(0.8, 1.0, size=3) * SHAPE_CANVAS / 2
+    cols = SHAPE_CANVAS / 2 + radii * np.cos(angles)
+    rows = SHAPE_CANVAS / 2 - radii * np.sin(angles)
+    image = Image.new('L', (SHAPE_CANVAS, SHAPE_CANVAS), 0)
+    ImageDraw.Draw(image).polygon(list(zip(cols.tolist(), rows.tolist())), fill=255)
+    mask = np.asarray(image) > 0
+    rows, cols = np.nonzero(mask)
+    return mask[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+
+
+def _jitter_colour(rgb: np.ndarray, rng: np.random.Generator, grayscale: bool) -> np.ndarray:
+    """Random brightness, contrast and saturation; grey photos get a metal tint."""
+    pixels = rgb.astype(np.float32)
+    if grayscale:
+        pixels *= np.asarray(METAL_TINTS[rng.integers(len(METAL_TINTS))], dtype=np.float32)
+    gray = pixels.mean(axis=-1, keepdims=True)
+    pixels = gray + (pixels - gray) * rng.uniform(0.7, 1.3)
+    mean = pixels.mean()
+    pixels = (pixels - mean) * rng.uniform(0.75, 1.25) + mean
+    pixels *= rng.uniform(0.75, 1.25)
+    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+
+
+def render_object(library: SourceLibrary, category: str, rng: np.random.Generator,
+                  longest_side: int) -> tuple[np.ndarray, np.ndarray]:
+    """Render one object of ``category`` cropped to its mask's tight box.
+
+    Args:
+        library (SourceLibrary): Photos and textures to draw from.
+        category (str): One of :data:`CATEGORIES`.
+        rng (np.random.Generator): Source of randomness.
+        longest_side (int): Longer side in pixels of the rotated object's box (the tight box
+            can be a little smaller). Very thin objects grow so that their short side reaches
+            ``MIN_OBJECT_SIDE``.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: ``(H, W, 3)`` uint8 pixels and ``(H, W)`` bool mask.
+    """
+    grayscale = False
+    if category in library.photo_objects:
+        templates = library.photo_objects[category]
+        template = templates[rng.integers(len(templates))]
+        rgb, mask, grayscale, kind = template.rgb, template.mask, template.grayscale, 'photo'
+    elif category in library.silhouettes:
+        silhouettes = library.silhouettes[category]
+        mask = silhouettes[rng.integers(len(silhouettes))]
+        rgb, kind = _texture_patch(library, rng, *mask.shape), 'silhouette'
+    elif category in MAX_ROTATION:
+        mask = _shape_mask(category, rng)
+        rgb, kind = _texture_patch(library, rng, *mask.shape), category
+    else:
+        raise ValueError(f'unknown category {category!r}; expected one of {CATEGORIES}')
+    if rng.random() < 0.5:
+        rgb, mask = rgb[:, ::-1], mask[:, ::-1]
+    aspect = math.exp(rng.uniform(-0.15, 0.15))
+    angle = rng.uniform(-MAX_ROTATION[kind], MAX_ROTATION[kind])
+    height, width = mask.shape[0], mask.shape[1] * aspect
+    cos, sin = abs(math.cos(math.radians(angle))), abs(math.sin(math.radians(angle)))
+    rotated_side = max(width * cos + height * sin, width * sin + height * cos)
+    scale = max(longest_side / rotated_side, MIN_OBJECT_SIDE / min(width, height))
+    size = (max(MIN_OBJECT_SIDE, round(width * scale)), max(MIN_OBJECT_SIDE, round(height * scale)))
+    rgb_image = Image.fromarray(np.ascontiguousarray(rgb)).resize(size, Image.Resampling.LANCZOS)
+    mask_image = Image.fromarray(np.ascontiguousarray(mask).astype(np.uint8) * 255).resize(
+        size, Image.Resampling.BILINEAR)
+    rgb = np.asarray(rgb_image.rotate(angle, Image.Resampling.BICUBIC, expand=True))
+    mask = np.asarray(mask_image.rotate(angle, Image.Resampling.BILINEAR, expand=True)) >= 128
+    rows, cols = np.nonzero(mask)
+    box = np.s_[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    return _jitter_colour(rgb[box], rng, grayscale), mask[box]
+
+
+def render_background(library: SourceLibrary, rng: np.random.Generator,
+                      image_size: int) -> np.ndarray:
+    """A random window of a grey texture, flipped/rotated, contrast-jittered and tinted.
+
+    Returns:
+        np.ndarray: ``(image_size, image_size, 3)`` uint8 image.
+    """
+    texture = library.background_textures[rng.integers(len(library.background_textures))]
+    texture_side = min(texture.shape)
+    crop = rng.integers(min(image_size, texture_side), texture_side + 1)
+    top = rng.integers(texture.shape[0] - crop + 1)
+    left = rng.integers(texture.shape[1] - crop + 1)
+    patch = np.rot90(texture[top:top + crop, left:left + crop], k=rng.integers(4))
+    if rng.random() < 0.5:
+        patch = patch[:, ::-1]
+    patch = _resize(np.ascontiguousarray(patch), image_size, image_size,
+                    Image.Resampling.LANCZOS).astype(np.float32) / 255
+    patch = (patch - patch.mean()) * rng.uniform(0.5, 1.1) + patch.mean()
+    tint = hsv2rgb(np.array([[[rng.uniform(), rng.uniform(0.1, 0.6), rng.uniform(0.7, 1.0)]]]))
+    pixels = patch[..., None] * tint[0, 0].astype(np.float32) * rng.uniform(0.9, 1.3) * 255
+    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+
+
+def _visible_annotations(owner: np.ndarray, categories: list[int]) -> list[ObjectAnnotation]:
+    annotations = []
+    for index, category_index in enumerate(categories):
+        rows, cols = np.nonzero(owner == index)
+        left, top = int(cols.min()), int(rows.min())
+        bbox = (left, top, int(cols.max()) - left + 1, int(rows.max()) - top + 1)
+        annotations.append(ObjectAnnotation(category_index, bbox, int(rows.size)))
+    return annotations
+
+
+def compose_detection_image(library: SourceLibrary, rng: np.random.Generator, image_size: int,
+                            deck: CategoryDeck) -> tuple[np.ndarray, list[ObjectAnnotation]]:
+    """Paste 1 to ``MAX_OBJECTS_PER_IMAGE`` objects on a background, largest first.
+
+    Later objects may occlude earlier ones, but a placement that would leave an earlier object
+    less than ``MIN_VISIBLE_FRACTION`` visible is re-drawn (``PLACEMENT_ATTEMPTS`` times), after
+    which the new object is left out. So every pasted object is annotated and mostly visible.
+
+    Args:
+        library (SourceLibrary): Photos and textures to draw from.
+        rng (np.random.Generator): Source of randomness.
+        image_size (int): Side of the square image in pixels.
+        deck (CategoryDeck): Gives the category of each object.
+
+    Returns:
+        tuple[np.ndarray, list[ObjectAnnotation]]: The uint8 RGB image and its objects.
+    """
+    image = render_background(library, rng, image_size)
+    owner = np.full((image_size, image_size), -1, dtype=np.int32)
+    objects = []
+    for _ in range(rng.integers(1, MAX_OBJECTS_PER_IMAGE + 1)):
+        category_index = deck.draw()
+        band = rng.choice(len(DET_SIZE_BANDS), p=[band[0] for band in DET_SIZE_BANDS])
+        low, high = (math.log(fraction * image_size) for fraction in DET_SIZE_BANDS[band][1:])
+        longest_side = round(math.exp(rng.uniform(low, high)))
+        rgb, mask = render_object(library, CATEGORIES[category_index], rng, longest_side)
+        objects.append((category_index, rgb, mask))
+    objects.sort(key=lambda item: -int(item[2].sum()))  # large ones first, small ones on top
+    categories: list[int] = []
+    full_areas: list[int] = []
+    for category_index, rgb, mask in objects:
+        height, width = mask.shape
+        if height > image_size or width > image_size:
+            continue
+        visible = np.bincount(owner.ravel() + 1, minlength=len(categories) + 1)[1:]
+        for _attempt in range(PLACEMENT_ATTEMPTS):
+            top = rng.integers(image_size - height + 1)
+            left = rng.integers(image_size - width + 1)
+            region = np.s_[top:top + height, left:left + width]
+            covered = owner[region][mask]
+            lost = np.bincount(covered[covered >= 0], minlength=len(categories))
+            if np.all(visible - lost >= MIN_VISIBLE_FRACTION * np.asarray(full_areas)):
+                image[region][mask] = rgb[mask]
+                owner[region][mask] = len(categories)
+                categories.append(category_index)
+                full_areas.append(int(mask.sum()))
+                break
+    return image, _visible_annotations(owner, categories)
+
+
+def compose_classification_image(library: SourceLibrary, rng: np.random.Generator,
+                                 image_size: int, category_index: int) -> np.ndarray:
+    """One object of the given category near the centre of a background.
+
+    Returns:
+        np.ndarray: ``(image_size, image_size, 3)`` uint8 image.
+    """
+    image = render_background(library, rng, image_size)
+    longest_side = round(rng.uniform(*CLS_OBJECT_FRACTION) * image_size)
+    rgb, mask = render_object(library, CATEGORIES[category_index], rng, longest_side)
+    height, width = (min(side, image_size) for side in mask.shape)
+    rgb, mask = rgb[:height, :width], mask[:height, :width]
+    jitter = round(0.06 * image_size)
+    top = int(np.clip((image_size - height) // 2 + rng.integers(-jitter, jitter + 1), 0,
+                      image_size - height))
+    left = int(np.clip((image_size - width) // 2 + rng.integers(-jitter, jitter + 1), 0,
+                       image_size - width))
+    image[top:top + height, left:left + width][mask] = rgb[mask]
+    return image
+
+
+def _split_rng(seed: int, task: str, split: str) -> np.random.Generator:
+    return np.random.default_rng([seed, TASKS.index(task), SPLITS.index(split)])
+
+
+def _save_png(image: np.ndarray, path: str) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    Image.fromarray(image).save(path, format='PNG', compress_level=1)
+
+
+def _write_json(data: dict, path: str) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w', encoding='utf-8') as file:
+        json.dump(data, file, indent=1)
+        file.write('\n')
+
+
+def _write_detection_split(out_dir: str, split: str, seed: int, num_images: int,
+                           image_size: int, progress: ProgressBar | None) -> dict:
+    """Write ``out_dir/<split>/*.png`` and ``annotations/instances_<split>.json``."""
+    library = load_source_library()
+    rng = _split_rng(seed, 'det', split)
+    deck = CategoryDeck(len(CATEGORIES), rng)
+    images, annotations = [], []
+    for image_id in range(1, num_images + 1):
+        image, objects = compose_detection_image(library, rng, image_size, deck)
+        file_name = f'{image_id:06d}.png'
+        _save_png(image, os.path.join(out_dir, split, file_name))
+        images.append(dict(id=image_id, file_name=file_name, width=image_size,
+                           height=image_size))
+        for annotation in objects:
+            annotations.append(dict(
+                id=len(annotations) + 1, image_id=image_id,
+                category_id=annotation.category_index + 1, bbox=list(annotation.bbox),
+                area=annotation.area, iscrowd=0))
+        if progress is not None:
+            progress.update()
+    coco = dict(
+        info=dict(description=f'mmdat embedded detection dataset ({split})', seed=seed,
+                  format_version=FORMAT_VERSION),
+        images=images, annotations=annotations,
+        categories=[dict(id=index + 1, name=name, supercategory='object')
+                    for index, name in enumerate(CATEGORIES)])
+    _write_json(coco, os.path.join(out_dir, 'annotations', f'instances_{split}.json'))
+    return coco
+
+
+def _write_classification_split(out_dir: str, split: str, seed: int, num_images: int,
+                                image_size: int, progress: ProgressBar | None) -> list[int]:
+    """Write ``out_dir/<split>/<class>/*.png`` and ``meta/<split>.txt``; return the labels."""
+    library = load_source_library()
+    rng = _split_rng(seed, 'cls', split)
+    labels = rng.permutation(np.arange(num_images) % len(CATEGORIES)).tolist()
+    lines = []
+    for index, label in enumerate(labels, start=1):
+        image = compose_classification_image(library, rng, image_size, label)
+        relative_path = f'{CATEGORIES[label]}/{index:06d}.png'
+        _save_png(image, os.path.join(out_dir, split, relative_path))
+        lines.append(f'{relative_path} {label}\n')
+        if progress is not None:
+            progress.update()
+    os.makedirs(os.path.join(out_dir, 'meta'), exist_ok=True)
+    with open(os.path.join(out_dir, 'meta', f'{split}.txt'), 'w', encoding='utf-8') as file:
+        file.writelines(lines)
+    return labels
+
+
+def resolve_settings(task: str, seed: int = 0, num_train: int | None = None,
+                     num_val: int | None = None, image_size: int | None = None) -> dict:
+    """Fill in the task's defaults and validate the generator settings.
+
+    Args:
+        task (str): ``'det'`` or ``'cls'``.
+        seed (int): Non-negative random seed. Defaults to 0.
+        num_train (int, optional): Training images; ``None`` takes the task default
+            (det 400, cls 800).
+        num_val (int, optional): Validation images; ``None`` takes the task default
+            (det 100, cls 200).
+        image_size (int, optional): Square image side in pixels, at least 32; ``None`` takes
+            the task default (det 160, cls 64).
+
+    Returns:
+        dict: ``task, seed, num_train, num_val, image_size, format_version``.
+    """
+    if task not in TASKS:
+        raise ValueError(f'task must be one of {TASKS}, but got task: {task!r}')
+    defaults = DEFAULT_SETTINGS[task]
+    settings = dict(
+        task=task, seed=seed,
+        num_train=defaults['num_train'] if num_train is None else num_train,
+        num_val=defaults['num_val'] if num_val is None else num_val,
+        image_size=defaults['image_size'] if image_size is None else image_size,
+        format_version=FORMAT_VERSION)
+    for key, minimum in (('seed', 0), ('num_train', 1), ('num_val', 1),
+                         ('image_size', MIN_IMAGE_SIZE)):
+        value = settings[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f'{key} must be an integer >= {minimum}, but got {key}: {value!r}')
+    return settings
+
+
+def read_settings(root: str) -> dict | None:
+    """Return the settings a complete dataset in ``root`` was generated with, else ``None``."""
+    path = os.path.join(root, SETTINGS_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding='utf-8') as file:
+        return json.load(file)
+
+
+def generate_embedded_dataset(out_dir: str, task: str = 'det', seed: int = 0,
+                              num_train: int | None = None, num_val: int | None = None,
+                              image_size: int | None = None,
+                              show_progress: bool = False) -> dict:
+    """Generate the embedded dataset into ``out_dir`` (which must be empty or absent).
+
+    ``task='det'`` writes ``annotations/instances_{train,val}.json`` (COCO) and images under
+    ``train/`` and ``val/``; ``task='cls'`` writes ``{train,val}/<class>/*.png``,
+    ``meta/{train,val}.txt`` and ``classes.txt``. ``embedded_dataset.json`` (the settings) is
+    written last and marks the dataset complete. Output is byte-identical for equal settings.
+
+    Args:
+        out_dir (str): Directory to write into.
+        task (str): ``'det'`` or ``'cls'``. Defaults to ``'det'``.
+        seed (int): Random seed. Defaults to 0.
+        num_train (int, optional): Training images (see :func:`resolve_settings`).
+        num_val (int, optional): Validation images.
+        image_size (int, optional): Square image side in pixels.
+        show_progress (bool): Print a progress bar. Defaults to False.
+
+    Returns:
+        dict: The settings used.
+    """
+    settings = resolve_settings(task, seed, num_train, num_val, image_size)
+    if os.path.exists(out_dir) and (not os.path.isdir(out_dir) or os.listdir(out_dir)):
+        raise FileExistsError(
+            f'out_dir {out_dir!r} exists and is not an empty directory; remove it or choose '
+            'another one')
+    os.makedirs(out_dir, exist_ok=True)
+    total = settings['num_train'] + settings['num_val']
+    progress = ProgressBar(total) if show_progress else None
+    write_split = _write_detection_split if task == 'det' else _write_classification_split
+    for split in SPLITS:
+        write_split(out_dir, split, seed, settings[f'num_{split}'], settings['image_size'],
+                    progress)
+    if task == 'cls':
+        with open(os.path.join(out_dir, 'classes.txt'), 'w', encoding='utf-8') as file:
+            file.writelines(f'{name}\n' for name in CATEGORIES)
+    _write_json(settings, os.path.join(out_dir, SETTINGS_FILE))
+    return settings

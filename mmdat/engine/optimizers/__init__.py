@@ -1,0 +1,4 @@
+"""Optimizer-wrapper constructors."""
+from .multi_optim_wrapper_constructor import MultiOptimWrapperConstructor
+
+__all__ = ['MultiOptimWrapperConstructor']

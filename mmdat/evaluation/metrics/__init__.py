@@ -1,0 +1,4 @@
+"""Metrics."""
+from .reconstruction import ReconstructionMetric, psnr
+
+__all__ = ['ReconstructionMetric', 'psnr']

@@ -1,0 +1,1 @@
+from . import attacks, data_preprocessors, discretizers  # noqa: F401  (registers components)

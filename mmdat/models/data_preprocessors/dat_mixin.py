@@ -1,0 +1,306 @@
+"""The DAT step, shared by the detection and classification data preprocessors.
+
+After the stock preprocessing (run exactly once), a training batch is mapped back to RGB in [0, 1],
+discretized, attacked on the model's full training loss, discretized again and re-normalised; padding
+is kept bit-exact. Validation and test batches are the stock preprocessor's output, unchanged.
+"""
+import copy
+import weakref
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.dist import get_rank
+from torch import Tensor
+
+from mmdat.registry import MODELS
+from ..attacks import AttackResult, build_attack, per_sample_norm
+
+TRAIN_ON = ('adv', 'clean+adv', 'separate', 'fused')
+PERTURB_AT = ('x_hat', 'x')
+BN_MODES = ('train', 'freeze', 'eval')
+MISSING_HOOK = ("{name} is asked for a training batch but no model is bound to it. Add the hook to "
+                "the config: custom_hooks = [dict(type='mmdat.DATHook')] (keep any hooks of the base "
+                'config in that list).')
+
+
+@dataclass
+class DATIterationPlan:
+    """What the DAT hook decided for the coming training iteration (identical on every rank).
+
+    Attributes:
+        active: run the DAT step; if False the batch is the stock preprocessor's output.
+        eps_scale: multiplies the attack strength (warm-up ramp).
+        seed: seeds this iteration's random start; the rank is added on top.
+        collect_stats: also compute the statistics that cost an extra pass (loss at x_adv, code flips).
+        num_visuals: keep this many samples of x, x̂ and x_adv for the visualizer (0: none).
+    """
+    active: bool = True
+    eps_scale: float = 1.0
+    seed: int = 0
+    collect_stats: bool = True
+    num_visuals: int = 0
+
+
+@dataclass
+class DATReport:
+    """What the DAT step measured, for the hook to log and draw."""
+    stats: Dict[str, float] = field(default_factory=dict)
+    visuals: Optional[Dict[str, Any]] = None
+
+
+@contextmanager
+def bn_mode_context(model: nn.Module, mode: str) -> Iterator[None]:
+    """Run the attack passes with BatchNorm in ``mode``.
+
+    ``'train'`` keeps the model as it is (the official code: running statistics are updated);
+    ``'freeze'`` restores every running statistic afterwards; ``'eval'`` switches the model to eval mode
+    (running statistics used, dropout off) and back.
+    """
+    if mode == 'train':
+        yield
+        return
+    if mode == 'eval':
+        was_training = model.training
+        model.eval()
+        try:
+            yield
+        finally:
+            model.train(was_training)
+        return
+    saved = [(m, {k: getattr(m, k).clone() for k in ('running_mean', 'running_var', 'num_batches_tracked')
+                  if getattr(m, k, None) is not None})
+             for m in model.modules() if getattr(m, 'running_mean', None) is not None]
+    try:
+        yield
+    finally:
+        for module, buffers in saved:
+            for name, value in buffers.items():
+                getattr(module, name).copy_(value)
+
+
+class DATPreprocessorMixin:
+    """Adds Discrete Adversarial Training to a stock OpenMMLab data preprocessor.
+
+    Mix it in before the stock class (``class X(DATPreprocessorMixin, DetDataPreprocessor)``) and call
+    :meth:`init_dat` from ``__init__``. The subclass tells whether the model input is RGB through
+    :meth:`model_input_is_rgb`. ``mmdat.DATHook`` binds the model and plans each iteration.
+
+    The ``dat`` dict:
+        discretizer (dict): the frozen Q, e.g. ``dict(type='mmdat.VQGANDiscretizer', preset=...,
+            checkpoint=...)``. Kept outside the module tree: never in checkpoints or EMA copies.
+        attack (dict): ``dict(type='l2', eps=0.1, step_size=0.1, steps=1, random_start_prob=0.8)``
+            (official) or ``dict(type='grad', alpha=0.1)`` (Eq. 5). See :mod:`mmdat.models.attacks`.
+        train_on (str): ``'clean+adv'`` (official objective; one concatenated batch, data samples
+            duplicated), ``'adv'`` (Algorithm 1), ``'separate'`` (official semantics exactly: the clean loss
+            is back-propagated locally first, the adversarial one by the normal update) or ``'fused'``
+            (the clean pass also gives the attack direction ∇ₓL(x) by Eq. 7: one discretizer pass and
+            2 forwards + 2 backwards per step). Defaults to ``'clean+adv'``.
+        perturb_at (str): ``'x_hat'``: x_adv = Q(x̂ + δ) (official code); ``'x'``: x_adv = Q(x + δ)
+            (Algorithm 1). Defaults to ``'x_hat'``. ``'fused'`` always perturbs x.
+        bn_mode (str): BatchNorm during the attack passes: ``'train'`` (official), ``'freeze'``
+            (running statistics restored) or ``'eval'``. Defaults to ``'train'``.
+    """
+
+    def init_dat(self, dat: Optional[dict]) -> None:
+        """Parse and validate the ``dat`` config (``None`` disables DAT)."""
+        self.dat_enabled = dat is not None
+        if not self.dat_enabled:
+            return
+        dat = dict(dat)
+        unknown = set(dat) - {'discretizer', 'attack', 'train_on', 'perturb_at', 'bn_mode'}
+        if unknown:
+            raise KeyError(f'unknown keys in the dat config: {sorted(unknown)}')
+        if 'discretizer' not in dat:
+            raise KeyError("the dat config needs a discretizer, e.g. dict(type='mmdat.VQGANDiscretizer', "
+                           "preset='openimages-f8-16384', checkpoint=...)")
+        self.train_on = dat.get('train_on', 'clean+adv')
+        self.perturb_at = dat.get('perturb_at', 'x_hat')
+        self.bn_mode = dat.get('bn_mode', 'train')
+        for name, value, choices in (('train_on', self.train_on, TRAIN_ON),
+                                     ('perturb_at', self.perturb_at, PERTURB_AT),
+                                     ('bn_mode', self.bn_mode, BN_MODES)):
+            if value not in choices:
+                raise ValueError(f'dat.{name} must be one of {choices}, but got {value!r}')
+        self.discretizer = MODELS.build(dat['discretizer'])
+        self.attack = build_attack(dat.get('attack', dict(type='l2')))
+        if self.train_on == 'fused' and self.attack.steps != 1:
+            raise ValueError("train_on='fused' takes its attack direction from the clean backward, so it "
+                             f'supports a single attack step only, but got steps: {self.attack.steps}')
+        self._model_ref: Optional[Callable[[], Optional[nn.Module]]] = None
+        self._optim_wrapper_ref: Optional[Callable[[], Any]] = None
+        self.dat_plan: Optional[DATIterationPlan] = None
+        self.dat_report: Optional[DATReport] = None
+
+    # -- binding (done by DATHook) -------------------------------------------------------------------
+    def bind_dat(self, model: nn.Module, optim_wrapper: Any = None) -> None:
+        """Give the DAT step the unwrapped model to attack and the optim wrapper (for loss scaling and
+        the local clean backward). Both are held by weak reference: no cycles, no module registration."""
+        self._model_ref = weakref.ref(model)
+        self._optim_wrapper_ref = weakref.ref(optim_wrapper) if optim_wrapper is not None else None
+
+    def model_input_is_rgb(self) -> bool:
+        """Whether the preprocessed batch is RGB (True) or BGR (False); set by the subclass."""
+        raise NotImplementedError
+
+    # -- forward --------------------------------------------------------------------------------------
+    def forward(self, data: dict, training: bool = False) -> dict:
+        data = super().forward(data, training)  # exactly once: batch augments are stateful
+        if not training or not self.dat_enabled:
+            return data
+        model = self._model_ref() if self._model_ref is not None else None
+        if model is None or self.dat_plan is None:
+            raise RuntimeError(MISSING_HOOK.format(name=type(self).__name__))
+        plan, self.dat_plan = self.dat_plan, None
+        if not plan.active:
+            return data
+        return self._dat_step(model, data, plan)
+
+    # -- pixel domains --------------------------------------------------------------------------------
+    def _pixel_affine(self, inputs: Tensor) -> Tuple[Tensor, Tensor]:
+        if getattr(self, '_enable_normalize', False):
+            return self.mean.to(inputs), self.std.to(inputs)
+        return inputs.new_zeros(3, 1, 1), inputs.new_ones(3, 1, 1)
+
+    def to_unit_rgb(self, inputs: Tensor) -> Tensor:
+        """Preprocessed batch -> RGB in [0, 1] (padding values included; mask them separately)."""
+        if inputs.dim() != 4 or inputs.shape[1] != 3:
+            raise ValueError(f'DAT needs 3-channel image batches, but got inputs of shape {tuple(inputs.shape)}')
+        mean, std = self._pixel_affine(inputs)
+        pixels = (inputs.float() * std + mean) / 255.0
+        if not self.model_input_is_rgb():
+            pixels = pixels.flip(1)
+        return pixels.clamp(0, 1)
+
+    def from_unit_rgb(self, images: Tensor, reference: Tensor, valid: Tensor) -> Tensor:
+        """RGB in [0, 1] -> the preprocessed domain; outside ``valid`` the values of ``reference``
+        (the stock output, so padding stays bit-exact) are kept."""
+        mean, std = self._pixel_affine(reference)
+        if not self.model_input_is_rgb():
+            images = images.flip(1)
+        normalised = ((images * 255.0 - mean) / std).to(reference.dtype)
+        return torch.where(valid, normalised, reference)
+
+    @staticmethod
+    def valid_mask(inputs: Tensor, data_samples: Optional[List[Any]]) -> Tensor:
+        """(N, 1, H, W) bool mask of each image's ``img_shape`` (the stock padding is bottom/right)."""
+        n, _, height, width = inputs.shape
+        mask = torch.zeros(n, 1, height, width, dtype=torch.bool, device=inputs.device)
+        for i in range(n):
+            shape = None
+            if data_samples is not None:
+                shape = data_samples[i].metainfo.get('img_shape')
+            h, w = (shape[0], shape[1]) if shape is not None else (height, width)
+            mask[i, :, :min(int(h), height), :min(int(w), width)] = True
+        return mask
+
+    # -- the step -------------------------------------------------------------------------------------
+    def _model_loss(self, model: nn.Module, inputs: Tensor, data_samples: List[Any]) -> Tensor:
+        """The full training loss: every ``*loss*`` term summed, as ``parse_losses`` does."""
+        losses = model(inputs, data_samples, mode='loss')
+        loss, _ = model.parse_losses(losses)
+        return loss
+
+    def _amp_scale(self) -> float:
+        wrapper = self._optim_wrapper_ref() if self._optim_wrapper_ref is not None else None
+        scaler = getattr(wrapper, 'loss_scaler', None)
+        if scaler is None or not scaler.is_enabled():
+            return 1.0
+        return float(scaler.get_scale())
+
+    def _backward_locally(self, loss: Tensor) -> float:
+        """Back-propagate ``loss`` into the parameters' ``.grad`` as the optim wrapper would (gradient
+        accumulation factor and AMP scale), without counting an update. Under DDP this stays local and
+        the following synchronised backward reduces the sum. Returns the factor applied to the loss."""
+        wrapper = self._optim_wrapper_ref() if self._optim_wrapper_ref is not None else None
+        if wrapper is None:
+            raise RuntimeError(f"train_on='{self.train_on}' needs the optim wrapper; bind it with "
+                               'DATHook (or bind_dat(model, optim_wrapper))')
+        factor = float(wrapper.scale_loss(torch.ones((), device=loss.device)))
+        amp_scale = self._amp_scale()
+        (loss * factor * amp_scale).backward()
+        return factor * amp_scale
+
+    def _generator(self, device: torch.device, seed: int) -> torch.Generator:
+        generator = torch.Generator(device=device)
+        generator.manual_seed((seed * 1009 + get_rank()) % (2**63))
+        return generator
+
+    @torch.compiler.disable
+    def _dat_step(self, model: nn.Module, data: dict, plan: DATIterationPlan) -> dict:
+        inputs, samples = data['inputs'], data['data_samples']
+        valid = self.valid_mask(inputs, samples)
+        x = self.to_unit_rgb(inputs)
+        generator = self._generator(inputs.device, plan.seed)
+        stats: Dict[str, float] = {}
+
+        def loss_at(images: Tensor) -> Tensor:
+            return self._model_loss(model, self.from_unit_rgb(images, inputs, valid), samples)
+
+        if self.train_on == 'fused':
+            result = self._fused_attack(model, inputs, samples, x, valid, generator, plan, stats)
+            x_hat, center, codes_clean = x, x, None
+        else:
+            if self.train_on == 'separate':
+                with torch.enable_grad():
+                    clean_loss = self._model_loss(model, inputs, samples)
+                self._backward_locally(clean_loss)
+                stats['loss_clean'] = float(clean_loss.detach())
+            x_hat, codes_clean = self.discretizer.discretize(x, return_codes=True)
+            x_hat = torch.where(valid, x_hat, x)
+            with bn_mode_context(model, self.bn_mode):
+                result = self.attack.run(x_hat, loss_at, valid, generator, plan.eps_scale,
+                                         loss_scale=self._amp_scale())
+            center = x_hat if self.perturb_at == 'x_hat' else x
+            stats['loss_xhat'] = float(result.start_loss)
+        target = (center + result.delta).clamp(0, 1)
+        x_adv, codes_adv = self.discretizer.discretize(target, return_codes=True)
+        keep = result.finite.view(-1, 1, 1, 1) & torch.isfinite(x_adv).flatten(1).all(1).view(-1, 1, 1, 1)
+        x_adv = torch.where(valid & keep, x_adv, x_hat)
+        adv_inputs = self.from_unit_rgb(x_adv, inputs, valid)
+
+        stats['delta_norm'] = float(per_sample_norm(result.delta).mean())
+        stats['nonfinite'] = float((~result.finite).sum())
+        stats['eps_scale'] = plan.eps_scale
+        if plan.collect_stats:
+            if codes_clean is None:
+                codes_clean = self.discretizer.codes(x)
+            if codes_clean is not None and codes_adv is not None:
+                stats['code_flip'] = float((codes_clean != codes_adv).float().mean())
+            with torch.no_grad(), bn_mode_context(model, 'freeze'):
+                stats['loss_adv'] = float(self._model_loss(model, adv_inputs, samples))
+        visuals = None
+        if plan.num_visuals > 0:
+            k = min(plan.num_visuals, x.shape[0])
+            visuals = dict(x=x[:k].detach().cpu(), x_hat=x_hat[:k].detach().cpu(),
+                           x_adv=x_adv[:k].detach().cpu(), valid=valid[:k].cpu(),
+                           data_samples=[s.cpu() if hasattr(s, 'cpu') else s for s in samples[:k]])
+        self.dat_report = DATReport(stats=stats, visuals=visuals)
+
+        if self.train_on == 'clean+adv':
+            return dict(inputs=torch.cat([inputs, adv_inputs]),
+                        data_samples=list(samples) + [copy.deepcopy(s) for s in samples])
+        return dict(inputs=adv_inputs, data_samples=samples)
+
+    def _fused_attack(self, model: nn.Module, inputs: Tensor, data_samples: List[Any], x: Tensor,
+                      valid: Tensor, generator: torch.Generator, plan: DATIterationPlan,
+                      stats: Dict[str, float]) -> AttackResult:
+        """The clean training backward on the stock batch also yields ∇ₓL(x), the attack direction
+        (Eq. 7 with x̂ ≈ x): parameters' gradients and the input gradient come from one backward."""
+        clean_inputs = inputs.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            clean_loss = self._model_loss(model, clean_inputs, data_samples)
+        applied = self._backward_locally(clean_loss)
+        stats['loss_clean'] = float(clean_loss.detach())
+        _, std = self._pixel_affine(inputs)
+        grad = clean_inputs.grad.float() / applied * 255.0 / std  # d/d(unit RGB) of the model input
+        if not self.model_input_is_rgb():
+            grad = grad.flip(1)
+        finite = torch.isfinite(grad).flatten(1).all(dim=1)
+        grad = torch.where(finite.view(-1, 1, 1, 1), grad, torch.zeros_like(grad)) * valid
+        start = self.attack.initial_point(x, valid, generator, plan.eps_scale)
+        moved = self.attack.update(start, grad, x, valid, plan.eps_scale)
+        delta = (moved - x) * valid * finite.view(-1, 1, 1, 1)
+        return AttackResult(delta=delta, start_loss=clean_loss.detach(), finite=finite)

@@ -1,0 +1,144 @@
+"""Safe checkpoint loading for torch >= 2.6.
+
+torch now unpickles with ``weights_only=True``, which refuses what mmengine writes into its checkpoints
+(``HistoryBuffer``, numpy arrays and scalars), so ``--resume`` and ``load_from`` break. mmdat keeps
+``weights_only=True`` and allowlists exactly those types. A file whose pickle refers to anything else
+(for example a function that would run code) is refused before any of it executes.
+"""
+import os
+import os.path as osp
+import pickle
+import tempfile
+import zipfile
+from typing import Any, Callable, List, Tuple, Union
+from urllib.error import URLError
+from urllib.parse import urlparse
+
+import numpy as np
+import torch
+from mmengine.dist import get_dist_info
+from mmengine.logging.history_buffer import HistoryBuffer
+from mmengine.runner import CheckpointLoader
+
+SafeGlobal = Union[Callable, Tuple[Callable, str]]
+
+
+class CheckpointLoadError(RuntimeError):
+    """A checkpoint could not be loaded; the message names the file and the reason."""
+
+
+class UnsafeCheckpointError(CheckpointLoadError):
+    """A checkpoint's pickle refers to objects outside mmdat's allowlist; nothing of it was run."""
+
+
+def trusted_checkpoint_globals() -> List[SafeGlobal]:
+    """The non-tensor types that mmengine checkpoints hold, for ``torch.serialization.safe_globals``."""
+    multiarray = np._core.multiarray  # numpy >= 2; pickles written by numpy 1.x name numpy.core
+    trusted: List[SafeGlobal] = [
+        HistoryBuffer,
+        np.ndarray,
+        np.dtype,
+        multiarray._reconstruct,
+        multiarray.scalar,
+        (multiarray._reconstruct, 'numpy.core.multiarray._reconstruct'),
+        (multiarray.scalar, 'numpy.core.multiarray.scalar'),
+    ]
+    trusted += [getattr(np.dtypes, name) for name in np.dtypes.__all__]
+    return trusted
+
+
+def _is_archive(path: str) -> bool:
+    """True for a zip archive that is not itself a torch checkpoint (e.g. ldm's ``vq-f8.zip``)."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return not any(name.endswith('data.pkl') for name in archive.namelist())
+
+
+def _extract_checkpoint(archive_path: str) -> str:
+    """Extract the single ``*.ckpt``/``*.pth``/``*.pt`` member of an archive next to it."""
+    with zipfile.ZipFile(archive_path) as archive:
+        members = [n for n in archive.namelist() if n.endswith(('.ckpt', '.pth', '.pt'))]
+        if len(members) != 1:
+            raise CheckpointLoadError(
+                f'{archive_path} is a zip archive; expected exactly one .ckpt/.pth/.pt file in it, '
+                f'found {members or "none"}')
+        target_dir = osp.splitext(archive_path)[0]
+        target = osp.join(target_dir, members[0])
+        if not osp.isfile(target):
+            archive.extract(members[0], target_dir)
+    return target
+
+
+def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> Any:
+    """Load a local checkpoint with ``weights_only=True`` and mmdat's allowlist.
+
+    Args:
+        filename (str): path to a ``.pth``/``.ckpt`` file, or a zip archive holding one.
+        map_location: as in :func:`torch.load`. Defaults to ``'cpu'``.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        UnsafeCheckpointError: the pickle refers to a type outside the allowlist.
+        CheckpointLoadError: the file is not a readable checkpoint.
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'checkpoint file not found: {filename}')
+    if _is_archive(filename):
+        filename = _extract_checkpoint(filename)
+    try:
+        with torch.serialization.safe_globals(trusted_checkpoint_globals()):
+            return torch.load(filename, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        reason = [line for line in str(err).strip().splitlines() if line.strip()]
+        detail = next((line for line in reason if 'GLOBAL' in line or 'global' in line), reason[0])
+        raise UnsafeCheckpointError(
+            f'refusing to load checkpoint {filename}: its pickle refers to an object outside '
+            f"mmdat's allowlist of checkpoint types, which could run code ({detail.strip()}). "
+            'Only load files you trust; re-save trusted weights as a plain state_dict.') from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile) as err:
+        raise CheckpointLoadError(f'{filename} is not a readable torch checkpoint: {err}') from err
+
+
+def cached_path_for_url(url: str) -> str:
+    """Where a URL's checkpoint is cached: ``$TORCH_HOME/hub/checkpoints/<file name>``."""
+    return osp.join(torch.hub.get_dir(), 'checkpoints', osp.basename(urlparse(url).path))
+
+
+def _download(url: str, destination: str) -> None:
+    os.makedirs(osp.dirname(destination), exist_ok=True)
+    handle, partial = tempfile.mkstemp(dir=osp.dirname(destination), suffix='.partial')
+    os.close(handle)
+    try:
+        torch.hub.download_url_to_file(url, partial, progress=True)
+        os.replace(partial, destination)
+    except (URLError, OSError, ValueError) as err:
+        raise CheckpointLoadError(
+            f'could not download checkpoint {url} ({err}). If this machine is offline, download it '
+            f'elsewhere and put it at {destination}, or pass its local path instead of the URL.'
+        ) from None
+    finally:
+        if osp.exists(partial):
+            os.remove(partial)
+
+
+def load_checkpoint_url(url: str, map_location: Any = 'cpu') -> Any:
+    """Load a checkpoint by URL: from the torch hub cache if present, otherwise downloaded on local
+    rank 0 first. Loading is as safe as :func:`load_checkpoint_file`."""
+    destination = cached_path_for_url(url)
+    rank, world_size = get_dist_info()
+    if rank == 0 and not osp.isfile(destination):
+        _download(url, destination)
+    if world_size > 1:
+        torch.distributed.barrier()
+        if not osp.isfile(destination):
+            _download(url, destination)
+    return load_checkpoint_file(destination, map_location)
+
+
+def register_safe_checkpoint_loaders() -> None:
+    """Route mmengine's local and http(s) checkpoint schemes through the safe loaders above."""
+    CheckpointLoader.register_scheme(prefixes='', loader=load_checkpoint_file, force=True)
+    CheckpointLoader.register_scheme(
+        prefixes=('http://', 'https://'), loader=load_checkpoint_url, force=True)

@@ -1,0 +1,65 @@
+"""Checkpoints load with weights_only=True and an explicit allowlist; code in a pickle never runs."""
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from mmengine.logging import HistoryBuffer, MessageHub
+from mmengine.runner import CheckpointLoader
+
+from mmdat.utils import UnsafeCheckpointError, load_checkpoint_file
+
+
+class _RunsCode:
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}', ))
+
+
+def test_checkpoint_with_code_is_refused_and_the_code_does_not_run(tmp_path):
+    marker = tmp_path / 'pwned'
+    path = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {'w': torch.zeros(1)}, 'payload': _RunsCode(marker)}, path)
+    with pytest.raises(UnsafeCheckpointError, match=r'evil\.pth.*posix.system|evil\.pth.*system'):
+        CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+    assert not marker.exists()
+
+
+def test_plain_pickle_with_code_is_refused(tmp_path):
+    marker = tmp_path / 'pwned'
+    path = tmp_path / 'evil.pkl'
+    with open(path, 'wb') as f:
+        pickle.dump(_RunsCode(marker), f)
+    with pytest.raises(UnsafeCheckpointError, match='evil.pkl'):
+        load_checkpoint_file(str(path))
+    assert not marker.exists()
+
+
+def test_mmengine_checkpoint_contents_load(tmp_path):
+    hub = MessageHub.get_instance('checkpoint-test')
+    hub.update_scalar('train/loss', 1.5)
+    hub.update_info('seed', np.int64(3))
+    state = {'meta': {'seed': 3, 'np_scalar': np.float64(0.5), 'array': np.arange(4)},
+             'message_hub': hub.state_dict(), 'state_dict': {'w': torch.ones(2)},
+             'buffer': HistoryBuffer([1.0, 2.0], [1, 1])}
+    path = tmp_path / 'ok.pth'
+    torch.save(state, path)
+    loaded = CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+    assert loaded['meta']['np_scalar'] == 0.5
+    assert loaded['message_hub']['log_scalars']['train/loss'].current() == 1.5
+    assert np.array_equal(loaded['meta']['array'], np.arange(4))
+
+
+def test_missing_checkpoint_names_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nope.pth'):
+        CheckpointLoader.load_checkpoint(str(tmp_path / 'nope.pth'))
+
+
+def test_offline_url_says_where_to_put_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
+    with pytest.raises(Exception, match=r'put it at .*checkpoints.*vq\.ckpt'):
+        CheckpointLoader.load_checkpoint('http://127.0.0.1:9/vq.ckpt')

@@ -1,0 +1,206 @@
+"""Behaviour of the DAT step on a real YOLOv3 and a real mmpretrain classifier (random init)."""
+import copy
+
+import pytest
+import torch
+from conftest import IDENTITY_DAT, TINY_VQGAN, bind, build_det_model, det_batch
+from mmdet.models.data_preprocessors import DetDataPreprocessor
+from mmengine.registry import init_default_scope
+
+from mmdat.models.data_preprocessors import DATIterationPlan
+
+
+def stock_twin(model) -> DetDataPreprocessor:
+    dp = model.data_preprocessor
+    return DetDataPreprocessor(mean=dp.mean.flatten().tolist(), std=dp.std.flatten().tolist(),
+                               bgr_to_rgb=True, pad_size_divisor=32)
+
+
+def test_validation_and_inactive_batches_equal_stock(det_inputs):
+    model = build_det_model(IDENTITY_DAT)
+    stock = stock_twin(model)
+    expected = stock(copy.deepcopy(det_inputs), training=False)['inputs']
+    assert torch.equal(model.data_preprocessor(copy.deepcopy(det_inputs), training=False)['inputs'],
+                       expected)
+    bind(model, DATIterationPlan(active=False))
+    out = model.data_preprocessor(copy.deepcopy(det_inputs), training=True)
+    assert torch.equal(out['inputs'], stock(copy.deepcopy(det_inputs), training=True)['inputs'])
+
+
+def test_training_without_hook_says_what_to_add(det_inputs):
+    model = build_det_model(IDENTITY_DAT)
+    with pytest.raises(RuntimeError, match=r"custom_hooks = \[dict\(type='mmdat.DATHook'\)\]"):
+        model.data_preprocessor(det_inputs, training=True)
+
+
+def test_unknown_options_are_refused():
+    with pytest.raises(ValueError, match='train_on'):
+        build_det_model(dict(IDENTITY_DAT, train_on='both'))
+    with pytest.raises(KeyError, match='eps'):
+        build_det_model(dict(IDENTITY_DAT, eps=0.1))
+    with pytest.raises(ValueError, match='single attack step'):
+        build_det_model(dict(IDENTITY_DAT, train_on='fused', attack=dict(type='l2', steps=2)))
+
+
+@pytest.mark.parametrize('train_on', ['adv', 'clean+adv', 'separate', 'fused'])
+def test_padding_is_restored_bit_exactly(det_inputs, train_on):
+    model = build_det_model(dict(IDENTITY_DAT, train_on=train_on,
+                                 attack=dict(type='l2', eps=5.0, step_size=5.0)))
+    stock = stock_twin(model)(copy.deepcopy(det_inputs), training=True)['inputs']
+    bind(model)
+    out = model.data_preprocessor(copy.deepcopy(det_inputs), training=True)
+    adv = out['inputs'][-stock.shape[0]:]
+    for i, sample in enumerate(out['data_samples'][:stock.shape[0]]):
+        h, w = sample.img_shape
+        padded = torch.ones_like(stock[i], dtype=torch.bool)
+        padded[:, :h, :w] = False
+        assert padded.any()
+        assert torch.equal(adv[i][padded], stock[i][padded])
+        assert not torch.equal(adv[i][:, :h, :w], stock[i][:, :h, :w])
+    if train_on == 'clean+adv':
+        assert torch.equal(out['inputs'][:stock.shape[0]], stock)
+        assert len(out['data_samples']) == 2 * stock.shape[0]
+
+
+@pytest.mark.parametrize('train_on', ['adv', 'clean+adv'])
+def test_attack_leaves_parameter_grads_untouched(det_inputs, train_on):
+    model = build_det_model(dict(IDENTITY_DAT, train_on=train_on))
+    bind(model)
+    model.data_preprocessor(det_inputs, training=True)
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_attack_loss_is_the_full_yolov3_loss(det_inputs):
+    model = build_det_model(IDENTITY_DAT)
+    model.eval()  # same BN statistics for both evaluations
+    bind(model, DATIterationPlan(collect_stats=False))
+    clean = model.data_preprocessor(copy.deepcopy(det_inputs), training=False)
+    losses = model(clean['inputs'], clean['data_samples'], mode='loss')
+    assert {'loss_cls', 'loss_conf', 'loss_xy', 'loss_wh'} <= set(losses)
+    total = sum(sum(v) if isinstance(v, list) else v for k, v in losses.items() if 'loss' in k)
+    model.data_preprocessor(copy.deepcopy(det_inputs), training=True)
+    assert model.data_preprocessor.dat_report.stats['loss_xhat'] == pytest.approx(float(total), rel=1e-4)
+
+
+def test_attack_raises_the_loss_more_than_random_noise_of_the_same_norm(det_inputs):
+    eps = 4.0
+    model = build_det_model(dict(IDENTITY_DAT, train_on='adv',
+                                 attack=dict(type='l2', eps=eps, step_size=eps, random_start_prob=0.0)))
+    model.eval()
+    dp = model.data_preprocessor
+    bind(model, DATIterationPlan(collect_stats=True))
+    stock = dp(copy.deepcopy(det_inputs), training=False)
+    adv = dp(copy.deepcopy(det_inputs), training=True)
+    stats = dp.dat_report.stats
+    assert stats['delta_norm'] == pytest.approx(eps, rel=1e-3)
+
+    x = dp.to_unit_rgb(stock['inputs'])
+    valid = dp.valid_mask(stock['inputs'], stock['data_samples'])
+    noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(0)) * valid
+    noise = noise * eps / noise.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+    noisy = dp.from_unit_rgb((x + noise).clamp(0, 1), stock['inputs'], valid)
+
+    def loss(inputs):
+        with torch.no_grad():
+            return float(model.parse_losses(model(inputs, stock['data_samples'], mode='loss'))[0])
+
+    clean_loss, random_loss, adv_loss = loss(stock['inputs']), loss(noisy), loss(adv['inputs'])
+    assert adv_loss - clean_loss > 5 * abs(random_loss - clean_loss)
+    assert stats['loss_adv'] == pytest.approx(adv_loss, rel=1e-4)
+
+
+def test_vqgan_discretizer_changes_visual_words_and_reports_them(det_inputs):
+    model = build_det_model(dict(discretizer=TINY_VQGAN, attack=dict(type='l2', eps=20.0, step_size=20.0)))
+    bind(model, DATIterationPlan(collect_stats=True, num_visuals=2))
+    model.data_preprocessor(det_inputs, training=True)
+    report = model.data_preprocessor.dat_report
+    assert 0.0 < report.stats['code_flip'] <= 1.0
+    assert report.stats['nonfinite'] == 0
+    assert report.visuals['x'].shape[0] == 2
+
+
+def test_non_finite_gradients_fall_back_to_the_discretized_image(det_inputs):
+    model = build_det_model(dict(IDENTITY_DAT, train_on='adv'))
+    head = model.bbox_head.convs_pred[0]
+    with torch.no_grad():
+        head.weight[0, 0, 0, 0] = float('nan')
+    bind(model)
+    out = model.data_preprocessor(copy.deepcopy(det_inputs), training=True)
+    assert model.data_preprocessor.dat_report.stats['nonfinite'] == 2
+    assert torch.isfinite(out['inputs']).all()
+
+
+def test_fused_gradient_is_clean_plus_adversarial_gradient(det_inputs):
+    dat = dict(IDENTITY_DAT, train_on='fused', bn_mode='train',
+               attack=dict(type='l2', eps=2.0, step_size=2.0, random_start_prob=0.0))
+    model = build_det_model(dat)
+    model.eval()  # BN statistics fixed, so the three passes see the same network
+    wrapper = bind(model)
+    with wrapper.optim_context(model):
+        data = model.data_preprocessor(copy.deepcopy(det_inputs), training=True)
+        adv_loss = model.parse_losses(model(**data, mode='loss'))[0]
+    wrapper.backward(adv_loss)
+    fused = [p.grad.clone() for p in model.parameters()]
+
+    twin = build_det_model(dict(IDENTITY_DAT))
+    twin.load_state_dict(model.state_dict())
+    twin.eval()
+    stock = twin.data_preprocessor(copy.deepcopy(det_inputs), training=False)
+    clean_loss = twin.parse_losses(twin(stock['inputs'], stock['data_samples'], mode='loss'))[0]
+    clean = torch.autograd.grad(clean_loss, list(twin.parameters()), allow_unused=True)
+    adv_loss_twin = twin.parse_losses(twin(data['inputs'], stock['data_samples'], mode='loss'))[0]
+    adv = torch.autograd.grad(adv_loss_twin, list(twin.parameters()), allow_unused=True)
+    for got, c, a in zip(fused, clean, adv):
+        expected = (c if c is not None else 0) + (a if a is not None else 0)
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_separate_mode_accumulates_the_clean_gradient_before_the_update(det_inputs):
+    model = build_det_model(dict(IDENTITY_DAT, train_on='separate'))
+    model.eval()
+    bind(model)
+    model.data_preprocessor(copy.deepcopy(det_inputs), training=True)
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None for g in grads) and any(g.abs().sum() > 0 for g in grads)
+    assert 'loss_clean' in model.data_preprocessor.dat_report.stats
+
+
+@pytest.mark.parametrize('bn_mode', ['freeze', 'eval'])
+def test_bn_modes_keep_running_statistics(det_inputs, bn_mode):
+    model = build_det_model(dict(IDENTITY_DAT, train_on='adv', bn_mode=bn_mode))
+    bind(model)
+    before = {k: v.clone() for k, v in model.state_dict().items() if 'running' in k or 'num_batches' in k}
+    model.data_preprocessor(det_inputs, training=True)
+    after = model.state_dict()
+    assert all(torch.equal(v, after[k]) for k, v in before.items())
+    assert model.training
+
+
+def test_bn_mode_train_updates_running_statistics_like_the_official_code(det_inputs):
+    model = build_det_model(dict(IDENTITY_DAT, train_on='adv', bn_mode='train'))
+    bind(model)
+    key = next(k for k in model.state_dict() if k.endswith('num_batches_tracked'))
+    before = model.state_dict()[key].clone()
+    model.data_preprocessor(det_inputs, training=True)
+    assert model.state_dict()[key] == before + 1
+
+
+def test_discretizer_stays_out_of_state_dict_and_deepcopy():
+    model = build_det_model(dict(discretizer=TINY_VQGAN))
+    bind(model)
+    model.data_preprocessor(det_batch([(3, 64, 64)]), training=True)
+    assert not any('discretizer' in k for k in model.state_dict())
+    twin = copy.deepcopy(model)
+    assert twin.data_preprocessor.discretizer is model.data_preprocessor.discretizer
+
+
+def test_rgb_and_bgr_models_see_the_same_discretized_colours():
+    init_default_scope('mmdet')
+    batch = det_batch([(3, 64, 64)])
+    x_rgb = build_det_model(IDENTITY_DAT).data_preprocessor
+    x_bgr = build_det_model(IDENTITY_DAT, bgr_to_rgb=False).data_preprocessor
+    unit_rgb = x_rgb.to_unit_rgb(x_rgb(copy.deepcopy(batch), training=False)['inputs'])
+    unit_bgr = x_bgr.to_unit_rgb(x_bgr(copy.deepcopy(batch), training=False)['inputs'])
+    torch.testing.assert_close(unit_rgb, unit_bgr)
+    # data loaded as BGR uint8: channel 0 is blue, so RGB channel 2 equals it
+    torch.testing.assert_close(unit_rgb[0, 2], batch['inputs'][0][0].float() / 255, atol=1e-5, rtol=0)

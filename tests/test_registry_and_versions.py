@@ -1,0 +1,50 @@
+"""mmdat components resolve as ``type='mmdat.Name'`` under the mmdet and mmpretrain default scopes."""
+import pytest
+from mmengine.registry import DefaultScope, init_default_scope
+
+import mmdat
+from mmdat.utils import version_check
+
+
+@pytest.mark.parametrize('scope', ['mmdet', 'mmpretrain'])
+@pytest.mark.parametrize('registry_name, type_name', [
+    ('MODELS', 'mmdat.IdentityDiscretizer'),
+    ('MODELS', 'mmdat.VQGANDiscretizer'),
+    ('MODELS', 'mmdat.DATDataPreprocessor'),
+    ('MODELS', 'mmdat.DATClsDataPreprocessor'),
+    ('HOOKS', 'mmdat.DATHook'),
+])
+def test_prefixed_types_resolve_under_downstream_scopes(scope, registry_name, type_name):
+    init_default_scope(scope)
+    downstream = __import__(f'{scope}.registry', fromlist=[registry_name])
+    registry = getattr(downstream, registry_name)
+    with registry.switch_scope_and_registry(None) as current:
+        assert current.get(type_name) is not None, f'{type_name} not found from scope {scope}'
+    DefaultScope._instance_dict.clear()
+
+
+def test_unprefixed_names_are_not_found_in_downstream_registries():
+    init_default_scope('mmdet')
+    from mmdet.registry import MODELS
+    assert MODELS.get('DATDataPreprocessor') is None
+
+
+def test_built_components_keep_stock_base_arguments():
+    init_default_scope('mmdet')
+    from mmdet.registry import MODELS
+    dp = MODELS.build(dict(type='mmdat.DATDataPreprocessor', mean=[1, 2, 3], std=[4, 5, 6], bgr_to_rgb=True,
+                           pad_size_divisor=32, dat=dict(discretizer=dict(type='mmdat.IdentityDiscretizer'))))
+    assert dp.pad_size_divisor == 32 and dp.mean.flatten().tolist() == [1, 2, 3]
+
+
+def test_version_check_names_the_package_and_the_fix(monkeypatch):
+    real = version_check.installed_version
+    monkeypatch.setattr(version_check, 'installed_version',
+                        lambda name: '2.2.0' if name == 'mmcv' else real(name))
+    with pytest.raises(ImportError, match=r'mmcv 2.2.0 is installed, mmdat needs mmcv>=2.0.0rc4,<2.2.0.*make install'):
+        version_check.check_versions()
+
+
+def test_version_check_passes_on_the_installed_stack():
+    version_check.check_versions()
+    assert mmdat.__version__
