@@ -23,7 +23,7 @@ IDENTITY_DAT = dict(discretizer=dict(type='mmdat.IdentityDiscretizer'),
                     attack=dict(type='l2', eps=0.1, step_size=0.1, random_start_prob=0.0))
 TINY_VQGAN = dict(type='mmdat.VQGANDiscretizer',
                   ddconfig=dict(double_z=False, z_channels=8, resolution=64, in_channels=3, out_ch=3,
-                                ch=16, ch_mult=[1, 2, 2, 2], num_res_blocks=1, attn_resolutions=[],
+                                ch=32, ch_mult=[1, 1, 2], num_res_blocks=1, attn_resolutions=[],
                                 dropout=0.0),
                   n_embed=64, embed_dim=8, checkpoint=None)
 
@@ -55,6 +55,7 @@ def bind(model, plan: Optional[DATIterationPlan] = None, lr: float = 0.0) -> Opt
     """Bind the model and an SGD optim wrapper to its DAT preprocessor and plan one iteration."""
     wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=lr))
     model.data_preprocessor.bind_dat(model, wrapper)
+    model.kept_optim_wrapper = wrapper  # the preprocessor holds only a weak reference, like a runner's
     model.data_preprocessor.dat_plan = plan or DATIterationPlan(collect_stats=False)
     return wrapper
 

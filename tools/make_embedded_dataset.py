@@ -3,7 +3,8 @@
 Examples:
     python tools/make_embedded_dataset.py --out-dir data/embedded_det
     python tools/make_embedded_dataset.py --out-dir data/embedded_cls --task cls
-    python tools/make_embedded_dataset.py --out-dir /tmp/det --preview docs/embedded_dataset_preview.png
+    python tools/make_embedded_dataset.py --out-dir /tmp/det \
+        --preview docs/embedded_dataset_preview.png
 """
 import argparse
 import collections
@@ -52,7 +53,8 @@ def summarize_detection(out_dir: str, split: str) -> str:
 def summarize_classification(out_dir: str, split: str) -> str:
     with open(os.path.join(out_dir, 'meta', f'{split}.txt')) as file:
         names = [line.split('/', 1)[0] for line in file]
-    return f'{split}: {len(names)} images; per class {dict(sorted(collections.Counter(names).items()))}'
+    per_class = dict(sorted(collections.Counter(names).items()))
+    return f'{split}: {len(names)} images; per class {per_class}'
 
 
 def detection_tiles(out_dir: str, count: int) -> list[Image.Image]:

@@ -3,8 +3,10 @@
 # Data: .venv/bin/python tools/make_embedded_dataset.py --out-dir data/embedded_det --task det
 # Train: .venv/bin/python tools/train.py configs/vqgan/vqgan_tiny_f8_embedded.py --work-dir DIR
 # Export: .venv/bin/python tools/export_discretizer.py DIR/iter_1500.pth OUT.pth
-default_scope = 'mmdat'
-custom_imports = dict(imports=['mmdat'], allow_failed_imports=False)
+default_scope = 'mmengine'
+custom_imports = dict(
+    imports=['mmdat', 'mmdat.models.vqgan_training', 'mmdat.datasets.image_folder'],
+    allow_failed_imports=False)
 
 codebook_size = 512
 generator = dict(

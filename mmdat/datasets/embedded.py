@@ -35,14 +35,15 @@ MIN_IMAGE_SIZE = 32
 MAX_OBJECTS_PER_IMAGE = 6
 # Detection object sizes: (probability, low, high) bands of the longest side as a fraction of
 # the image side, log-uniform within a band; at 160 px they give all three COCO size classes.
-DET_SIZE_BANDS = ((0.3, 0.08, 0.2), (0.4, 0.2, 0.6), (0.3, 0.75, 0.98))
+DET_SIZE_BANDS = ((0.35, 0.08, 0.2), (0.35, 0.2, 0.6), (0.3, 0.8, 1.0))
 # Longest object side as a fraction of the image side (classification).
 CLS_OBJECT_FRACTION = (0.55, 0.85)
 # An object is never rendered thinner than this many pixels.
 MIN_OBJECT_SIDE = 4
 # A placement is re-drawn if it would leave an earlier object less visible than this.
-MIN_VISIBLE_FRACTION = 0.5
+MIN_VISIBLE_FRACTION = 0.6
 PLACEMENT_ATTEMPTS = 12
+SHAPE_CATEGORIES = ('triangle', 'square')
 # Max rotation in degrees per kind of object; shapes turn freely.
 MAX_ROTATION = {'photo': 15.0, 'silhouette': 10.0, 'triangle': 180.0, 'square': 45.0}
 METAL_TINTS = ((1.0, 0.82, 0.5), (0.92, 0.95, 1.0), (0.9, 0.62, 0.42))
@@ -58,10 +59,27 @@ class ObjectAnnotation:
         bbox (tuple[int, int, int, int]): Tight box ``(x, y, width, height)`` of the visible
             pixels; the box covers pixel columns ``x .. x + width - 1``.
         area (int): Number of visible pixels.
+        full_area (int): Number of pixels the object had before later objects covered it.
     """
     category_index: int
     bbox: tuple[int, int, int, int]
     area: int
+    full_area: int
+
+
+@dataclass(frozen=True)
+class DetectionScene:
+    """A generated detection image.
+
+    Args:
+        image (np.ndarray): ``(S, S, 3)`` uint8 RGB image.
+        objects (list[ObjectAnnotation]): The pasted objects, in paste order.
+        instance_map (np.ndarray): ``(S, S)`` int32; the index into ``objects`` of the object
+            visible at each pixel, -1 on the background.
+    """
+    image: np.ndarray
+    objects: list[ObjectAnnotation]
+    instance_map: np.ndarray
 
 
 class CategoryDeck:
@@ -155,7 +173,7 @@ def render_object(library: SourceLibrary, category: str, rng: np.random.Generato
         silhouettes = library.silhouettes[category]
         mask = silhouettes[rng.integers(len(silhouettes))]
         rgb, kind = _texture_patch(library, rng, *mask.shape), 'silhouette'
-    elif category in MAX_ROTATION:
+    elif category in SHAPE_CATEGORIES:
         mask = _shape_mask(category, rng)
         rgb, kind = _texture_patch(library, rng, *mask.shape), category
     else:
@@ -202,18 +220,19 @@ def render_background(library: SourceLibrary, rng: np.random.Generator,
     return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
 
 
-def _visible_annotations(owner: np.ndarray, categories: list[int]) -> list[ObjectAnnotation]:
+def _visible_annotations(instance_map: np.ndarray, categories: list[int],
+                         full_areas: list[int]) -> list[ObjectAnnotation]:
     annotations = []
-    for index, category_index in enumerate(categories):
-        rows, cols = np.nonzero(owner == index)
+    for index, (category_index, full_area) in enumerate(zip(categories, full_areas)):
+        rows, cols = np.nonzero(instance_map == index)
         left, top = int(cols.min()), int(rows.min())
         bbox = (left, top, int(cols.max()) - left + 1, int(rows.max()) - top + 1)
-        annotations.append(ObjectAnnotation(category_index, bbox, int(rows.size)))
+        annotations.append(ObjectAnnotation(category_index, bbox, int(rows.size), full_area))
     return annotations
 
 
 def compose_detection_image(library: SourceLibrary, rng: np.random.Generator, image_size: int,
-                            deck: CategoryDeck) -> tuple[np.ndarray, list[ObjectAnnotation]]:
+                            deck: CategoryDeck) -> DetectionScene:
     """Paste 1 to ``MAX_OBJECTS_PER_IMAGE`` objects on a background, largest first.
 
     Later objects may occlude earlier ones, but a placement that would leave an earlier object
@@ -227,39 +246,40 @@ def compose_detection_image(library: SourceLibrary, rng: np.random.Generator, im
         deck (CategoryDeck): Gives the category of each object.
 
     Returns:
-        tuple[np.ndarray, list[ObjectAnnotation]]: The uint8 RGB image and its objects.
+        DetectionScene: The image, its objects and the map of visible object pixels.
     """
     image = render_background(library, rng, image_size)
-    owner = np.full((image_size, image_size), -1, dtype=np.int32)
-    objects = []
+    instance_map = np.full((image_size, image_size), -1, dtype=np.int32)
+    rendered = []
     for _ in range(rng.integers(1, MAX_OBJECTS_PER_IMAGE + 1)):
         category_index = deck.draw()
         band = rng.choice(len(DET_SIZE_BANDS), p=[band[0] for band in DET_SIZE_BANDS])
         low, high = (math.log(fraction * image_size) for fraction in DET_SIZE_BANDS[band][1:])
         longest_side = round(math.exp(rng.uniform(low, high)))
         rgb, mask = render_object(library, CATEGORIES[category_index], rng, longest_side)
-        objects.append((category_index, rgb, mask))
-    objects.sort(key=lambda item: -int(item[2].sum()))  # large ones first, small ones on top
+        rendered.append((category_index, rgb, mask))
+    rendered.sort(key=lambda item: -int(item[2].sum()))  # large ones first, small ones on top
     categories: list[int] = []
     full_areas: list[int] = []
-    for category_index, rgb, mask in objects:
+    for category_index, rgb, mask in rendered:
         height, width = mask.shape
         if height > image_size or width > image_size:
             continue
-        visible = np.bincount(owner.ravel() + 1, minlength=len(categories) + 1)[1:]
+        visible = np.bincount(instance_map.ravel() + 1, minlength=len(categories) + 1)[1:]
         for _attempt in range(PLACEMENT_ATTEMPTS):
             top = rng.integers(image_size - height + 1)
             left = rng.integers(image_size - width + 1)
             region = np.s_[top:top + height, left:left + width]
-            covered = owner[region][mask]
+            covered = instance_map[region][mask]
             lost = np.bincount(covered[covered >= 0], minlength=len(categories))
             if np.all(visible - lost >= MIN_VISIBLE_FRACTION * np.asarray(full_areas)):
                 image[region][mask] = rgb[mask]
-                owner[region][mask] = len(categories)
+                instance_map[region][mask] = len(categories)
                 categories.append(category_index)
                 full_areas.append(int(mask.sum()))
                 break
-    return image, _visible_annotations(owner, categories)
+    objects = _visible_annotations(instance_map, categories, full_areas)
+    return DetectionScene(image, objects, instance_map)
 
 
 def compose_classification_image(library: SourceLibrary, rng: np.random.Generator,
@@ -300,19 +320,19 @@ def _write_json(data: dict, path: str) -> None:
 
 
 def _write_detection_split(out_dir: str, split: str, seed: int, num_images: int,
-                           image_size: int, progress: ProgressBar | None) -> dict:
+                           image_size: int, progress: ProgressBar | None) -> None:
     """Write ``out_dir/<split>/*.png`` and ``annotations/instances_<split>.json``."""
     library = load_source_library()
     rng = _split_rng(seed, 'det', split)
     deck = CategoryDeck(len(CATEGORIES), rng)
     images, annotations = [], []
     for image_id in range(1, num_images + 1):
-        image, objects = compose_detection_image(library, rng, image_size, deck)
+        scene = compose_detection_image(library, rng, image_size, deck)
         file_name = f'{image_id:06d}.png'
-        _save_png(image, os.path.join(out_dir, split, file_name))
+        _save_png(scene.image, os.path.join(out_dir, split, file_name))
         images.append(dict(id=image_id, file_name=file_name, width=image_size,
                            height=image_size))
-        for annotation in objects:
+        for annotation in scene.objects:
             annotations.append(dict(
                 id=len(annotations) + 1, image_id=image_id,
                 category_id=annotation.category_index + 1, bbox=list(annotation.bbox),
@@ -326,12 +346,11 @@ def _write_detection_split(out_dir: str, split: str, seed: int, num_images: int,
         categories=[dict(id=index + 1, name=name, supercategory='object')
                     for index, name in enumerate(CATEGORIES)])
     _write_json(coco, os.path.join(out_dir, 'annotations', f'instances_{split}.json'))
-    return coco
 
 
 def _write_classification_split(out_dir: str, split: str, seed: int, num_images: int,
-                                image_size: int, progress: ProgressBar | None) -> list[int]:
-    """Write ``out_dir/<split>/<class>/*.png`` and ``meta/<split>.txt``; return the labels."""
+                                image_size: int, progress: ProgressBar | None) -> None:
+    """Write ``out_dir/<split>/<class>/*.png`` and ``meta/<split>.txt``."""
     library = load_source_library()
     rng = _split_rng(seed, 'cls', split)
     labels = rng.permutation(np.arange(num_images) % len(CATEGORIES)).tolist()
@@ -346,7 +365,6 @@ def _write_classification_split(out_dir: str, split: str, seed: int, num_images:
     os.makedirs(os.path.join(out_dir, 'meta'), exist_ok=True)
     with open(os.path.join(out_dir, 'meta', f'{split}.txt'), 'w', encoding='utf-8') as file:
         file.writelines(lines)
-    return labels
 
 
 def resolve_settings(task: str, seed: int = 0, num_train: int | None = None,

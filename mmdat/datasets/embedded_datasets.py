@@ -46,6 +46,7 @@ def prepare_embedded_dataset(root: str, task: str, seed: int = 0, num_train: int
                 try:
                     generate_embedded_dataset(staging, show_progress=show_progress,
                                               **_generator_arguments(settings))
+                    os.chmod(staging, 0o755)  # mkdtemp made it private
                     os.rename(staging, root)
                 except BaseException:
                     shutil.rmtree(staging, ignore_errors=True)

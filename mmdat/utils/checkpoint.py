@@ -31,11 +31,21 @@ class UnsafeCheckpointError(CheckpointLoadError):
     """A checkpoint's pickle refers to objects outside mmdat's allowlist; nothing of it was run."""
 
 
+def _history_buffer_statistic(owner: Any, name: str) -> Any:
+    """Stands in for ``getattr`` when unpickling: mmengine's ``HistoryBuffer`` pickles its statistics
+    methods (``mean``, ``min``, ...) as ``getattr(HistoryBuffer, name)``. Only those are allowed."""
+    is_buffer = owner is HistoryBuffer or isinstance(owner, HistoryBuffer)
+    if not is_buffer or name not in HistoryBuffer._statistics_methods:
+        raise pickle.UnpicklingError(f'getattr({owner!r}, {name!r}) is not allowed in a checkpoint')
+    return getattr(owner, name)
+
+
 def trusted_checkpoint_globals() -> List[SafeGlobal]:
     """The non-tensor types that mmengine checkpoints hold, for ``torch.serialization.safe_globals``."""
     multiarray = np._core.multiarray  # numpy >= 2; pickles written by numpy 1.x name numpy.core
     trusted: List[SafeGlobal] = [
         HistoryBuffer,
+        (_history_buffer_statistic, 'builtins.getattr'),
         np.ndarray,
         np.dtype,
         multiarray._reconstruct,

@@ -1,7 +1,7 @@
 # The embedded classification dataset (docs/embedded_dataset.md): one centred real-pixel object
 # of 8 categories per 64 px image, mmpretrain CustomDataset folder layout. It is generated into
 # `data_root` (relative to the working directory) the first time a dataset is built. Train and
-# val must share the generator settings, so override `embedded_settings` through both.
+# val must share the generator settings: override them in both dataloaders' datasets.
 custom_imports = dict(imports=['mmdat'], allow_failed_imports=False)
 
 dataset_type = 'mmdat.EmbeddedClsDataset'

@@ -1,7 +1,7 @@
 # The embedded detection dataset (docs/embedded_dataset.md): 8 categories of real-pixel objects
 # on real textures, 160 px, COCO layout. It is generated into `data_root` (relative to the
 # working directory) the first time a dataset is built. Train and val must share the generator
-# settings, so override `embedded_settings` through both dataloaders.
+# settings: override them in both dataloaders' datasets.
 custom_imports = dict(imports=['mmdat'], allow_failed_imports=False)
 
 dataset_type = 'mmdat.EmbeddedCocoDataset'

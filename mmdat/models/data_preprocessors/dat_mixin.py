@@ -248,7 +248,7 @@ class DATPreprocessorMixin:
                     clean_loss = self._model_loss(model, inputs, samples)
                 self._backward_locally(clean_loss)
                 stats['loss_clean'] = float(clean_loss.detach())
-            x_hat, codes_clean = self.discretizer.discretize(x, return_codes=True)
+            x_hat, codes_clean = self.discretizer.discretize_with_codes(x)
             x_hat = torch.where(valid, x_hat, x)
             with bn_mode_context(model, self.bn_mode):
                 result = self.attack.run(x_hat, loss_at, valid, generator, plan.eps_scale,
@@ -256,7 +256,7 @@ class DATPreprocessorMixin:
             center = x_hat if self.perturb_at == 'x_hat' else x
             stats['loss_xhat'] = float(result.start_loss)
         target = (center + result.delta).clamp(0, 1)
-        x_adv, codes_adv = self.discretizer.discretize(target, return_codes=True)
+        x_adv, codes_adv = self.discretizer.discretize_with_codes(target)
         keep = result.finite.view(-1, 1, 1, 1) & torch.isfinite(x_adv).flatten(1).all(1).view(-1, 1, 1, 1)
         x_adv = torch.where(valid & keep, x_adv, x_hat)
         adv_inputs = self.from_unit_rgb(x_adv, inputs, valid)

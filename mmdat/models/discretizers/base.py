@@ -1,6 +1,6 @@
 """The interface shared by all discretizers (the frozen Q of DAT)."""
 from abc import ABCMeta, abstractmethod
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 
@@ -28,6 +28,11 @@ class BaseDiscretizer(metaclass=ABCMeta):
     @abstractmethod
     def codes(self, images: torch.Tensor) -> Optional[torch.Tensor]:
         """Return the code indices of ``images`` (N×h×w, long), or None without a codebook."""
+
+    def discretize_with_codes(
+            self, images: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Return ``(Q(images), codes(images))``; subclasses override it to share one encoder pass."""
+        return self.discretize(images), self.codes(images)
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         return self.discretize(images)
