@@ -10,7 +10,7 @@ setup(
     packages=find_packages(exclude=('configs', 'tools', 'tests')),
     include_package_data=True,
     python_requires='>=3.9',
-    install_requires=['einops', 'numpy', 'scikit-image'],
+    install_requires=['einops', 'filelock', 'numpy', 'packaging', 'scikit-image'],
     extras_require={
         'mim': ['mmcv>=2.0.0,<2.2.0', 'mmengine>=0.10.0,<1.0.0', 'mmdet>=3.0.0,<3.4.0',
                 'mmpretrain>=1.0.0,<1.3.0'],

@@ -63,3 +63,16 @@ def test_offline_url_says_where_to_put_the_file(tmp_path, monkeypatch):
     monkeypatch.setenv('TORCH_HOME', str(tmp_path))
     with pytest.raises(Exception, match=r'put it at .*checkpoints.*vq\.ckpt'):
         CheckpointLoader.load_checkpoint('http://127.0.0.1:9/vq.ckpt')
+
+
+class _ReachesForAttribute:
+
+    def __reduce__(self):
+        return (getattr, (HistoryBuffer, '__init__'))
+
+
+def test_getattr_is_allowed_only_for_history_buffer_statistics(tmp_path):
+    path = tmp_path / 'getattr.pth'
+    torch.save({'x': _ReachesForAttribute()}, path)
+    with pytest.raises(UnsafeCheckpointError, match=r"getattr\(.*'__init__'\) is not allowed"):
+        load_checkpoint_file(str(path))

@@ -84,7 +84,8 @@ def lightning_checkpoint(tmp_path, taming_chain) -> str:
 def test_lightning_checkpoint_output_equals_taming_chain(lightning_checkpoint, taming_chain):
     images = random_images(2, 3, 32, 24)
     expected_images, expected_codes = taming_chain(images)
-    discretizer = VQGANDiscretizer(**TINY, checkpoint=lightning_checkpoint, attention='taming')
+    discretizer = VQGANDiscretizer(**TINY, checkpoint=lightning_checkpoint, attention='taming',
+                                   channels_last=False)
 
     assert torch.equal(discretizer.discretize(images), expected_images)
     assert torch.equal(discretizer.codes(images).flatten(), expected_codes)
@@ -106,7 +107,8 @@ def test_mmengine_training_checkpoint_uses_generator_keys(tmp_path, taming_chain
     torch.save({'meta': {'iter': 100}, 'state_dict': state_dict}, path)
     images = random_images(1, 3, 16, 16)
 
-    discretizer = VQGANDiscretizer(**TINY, checkpoint=str(path), attention='taming')
+    discretizer = VQGANDiscretizer(**TINY, checkpoint=str(path), attention='taming',
+                                   channels_last=False)
 
     assert torch.equal(discretizer.discretize(images), taming_chain(images)[0])
 
@@ -116,7 +118,8 @@ def test_plain_state_dict_loads(tmp_path, taming_chain):
     torch.save(taming_chain.state_dict(), path)
     images = random_images(1, 3, 16, 16)
 
-    discretizer = VQGANDiscretizer(**TINY, checkpoint=str(path), attention='taming')
+    discretizer = VQGANDiscretizer(**TINY, checkpoint=str(path), attention='taming',
+                                   channels_last=False)
 
     assert torch.equal(discretizer.codes(images).flatten(), taming_chain(images)[1])
 
@@ -314,10 +317,25 @@ def test_unknown_preset_lists_valid_ones():
     (dict(TINY, attention='flash'), 'attention'),
     (dict(TINY, precision='fp16'), 'precision'),
     (dict(TINY, ddconfig=dict(ch=32)), 'ddconfig lacks'),
+    (dict(TINY, ddconfig=dict(TINY_DDCONFIG, double_z=True)), 'double_z=False'),
+    (dict(TINY, quantizer='ema'), 'quantizer'),
 ])
 def test_invalid_arguments_are_rejected(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         VQGANDiscretizer(**kwargs)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
+def test_network_follows_the_input_device():
+    discretizer = tiny_discretizer()
+    images = random_images(2, 3, 16, 16)
+    cpu_codes = discretizer.codes(images)
+
+    cuda_codes = discretizer.codes(images.cuda())
+
+    assert cuda_codes.device.type == 'cuda'
+    assert discretizer.network.post_quant_conv.weight.device.type == 'cuda'
+    assert (cuda_codes.cpu() == cpu_codes).float().mean() > 0.99
 
 
 def test_non_rgb_input_is_rejected():

@@ -97,7 +97,9 @@ def test_dead_codes_are_reseeded_from_latents():
     codebook = torch.zeros(8, 2)
     latents = torch.arange(20, dtype=torch.float32).reshape(10, 2) + 100
     only_code_zero = torch.zeros(5, dtype=torch.long)
-    restarted = [guard.update(codebook, only_code_zero, latents)['restarted_codes'] for _ in range(3)]
+    restarted = [
+        guard.update(codebook, only_code_zero, latents)['restarted_codes'] for _ in range(3)
+    ]
     assert restarted == [0.0, 0.0, 7.0]
     latent_rows = {tuple(row.tolist()) for row in latents}
     assert codebook[0].tolist() == [0.0, 0.0]
@@ -212,7 +214,8 @@ def test_constructor_builds_one_optimizer_per_submodule():
     wrappers = _optim_wrapper(trainer)
     for name, module in (('generator', trainer.generator),
                          ('discriminator', trainer.discriminator)):
-        optimized = {id(p) for group in wrappers[name].optimizer.param_groups for p in group['params']}
+        param_groups = wrappers[name].optimizer.param_groups
+        optimized = {id(param) for group in param_groups for param in group['params']}
         assert optimized == {id(p) for p in module.parameters()}
     with pytest.raises(AttributeError, match="no submodule 'critic'"):
         MultiOptimWrapperConstructor(dict(critic=dict(optimizer=dict(type='SGD', lr=0.1))))(trainer)

@@ -1,5 +1,6 @@
-"""Export the generator of a VQGANTrainer checkpoint as a plain taming-format fp32 state dict, the
-file that ``mmdat.VQGANDiscretizer(ddconfig=..., n_embed=..., embed_dim=..., checkpoint=...)`` loads."""
+"""Export the generator of a VQGANTrainer checkpoint as a plain taming-format fp32 state dict:
+the file that ``mmdat.VQGANDiscretizer(ddconfig=..., n_embed=..., embed_dim=...,
+checkpoint=...)`` loads."""
 import argparse
 import hashlib
 import os

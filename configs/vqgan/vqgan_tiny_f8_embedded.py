@@ -2,7 +2,7 @@
 # embedded detection dataset. It is the discretizer that mmdat ships for tests and CPU demos.
 # Data: .venv/bin/python tools/make_embedded_dataset.py --out-dir data/embedded_det --task det
 # Train: .venv/bin/python tools/train.py configs/vqgan/vqgan_tiny_f8_embedded.py --work-dir DIR
-# Export: .venv/bin/python tools/export_discretizer.py DIR/iter_1500.pth OUT.pth
+# Export: .venv/bin/python tools/export_discretizer.py DIR/iter_1000.pth OUT.pth
 default_scope = 'mmengine'
 custom_imports = dict(
     imports=['mmdat', 'mmdat.models.vqgan_training', 'mmdat.datasets.image_folder'],
@@ -24,7 +24,7 @@ generator = dict(
     n_embed=codebook_size,
     embed_dim=8)
 
-max_iters = 1500
+max_iters = 1000
 model = dict(
     type='mmdat.VQGANTrainer',
     generator=generator,
@@ -32,7 +32,7 @@ model = dict(
     data_preprocessor=dict(
         type='ImgDataPreprocessor', mean=[127.5] * 3, std=[127.5] * 3, bgr_to_rgb=True),
     codebook_weight=1.0,
-    disc_start=1000,
+    disc_start=700,
     disc_weight=0.1,
     kmeans_iters=10,
     dead_code_iters=50)
@@ -54,7 +54,7 @@ val_pipeline = [
     dict(type='mmpretrain.PackInputs'),
 ]
 train_dataloader = dict(
-    batch_size=16,
+    batch_size=8,
     num_workers=0,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(

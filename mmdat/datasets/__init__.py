@@ -1,13 +1,15 @@
-"""The embedded dataset: a generated real-pixel detection / classification set that needs no
-download. The mmdet and mmpretrain wrappers are registered only when that package is installed,
-so either one works without the other."""
+"""Datasets: the embedded dataset (a generated real-pixel detection / classification set that
+needs no download) and a plain image-folder dataset. The mmdet and mmpretrain wrappers of the
+embedded dataset are registered only when that package is installed, so either works without
+the other."""
 from importlib.util import find_spec
 
 from .embedded import CATEGORIES, generate_embedded_dataset, read_settings, resolve_settings
 from .embedded_datasets import prepare_embedded_dataset
+from .image_folder import ImageFolderDataset
 
-__all__ = ['CATEGORIES', 'generate_embedded_dataset', 'prepare_embedded_dataset', 'read_settings',
-           'resolve_settings']
+__all__ = ['CATEGORIES', 'ImageFolderDataset', 'generate_embedded_dataset',
+           'prepare_embedded_dataset', 'read_settings', 'resolve_settings']
 
 if find_spec('mmdet') is not None:
     from .embedded_coco import EmbeddedCocoDataset

@@ -35,7 +35,8 @@ def _history_buffer_statistic(owner: Any, name: str) -> Any:
     """Stands in for ``getattr`` when unpickling: mmengine's ``HistoryBuffer`` pickles its statistics
     methods (``mean``, ``min``, ...) as ``getattr(HistoryBuffer, name)``. Only those are allowed."""
     is_buffer = owner is HistoryBuffer or isinstance(owner, HistoryBuffer)
-    if not is_buffer or name not in HistoryBuffer._statistics_methods:
+    statistics = {'min', 'max', 'mean', 'current', *HistoryBuffer._statistics_methods}
+    if not is_buffer or name not in statistics:
         raise pickle.UnpicklingError(f'getattr({owner!r}, {name!r}) is not allowed in a checkpoint')
     return getattr(owner, name)
 
@@ -101,8 +102,9 @@ def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> Any:
         with torch.serialization.safe_globals(trusted_checkpoint_globals()):
             return torch.load(filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        reason = [line for line in str(err).strip().splitlines() if line.strip()]
-        detail = next((line for line in reason if 'GLOBAL' in line or 'global' in line), reason[0])
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        boilerplate = ('Weights only load failed', 'Check the documentation', 'Please file an issue')
+        detail = next((line for line in lines if not line.startswith(boilerplate)), lines[0])
         raise UnsafeCheckpointError(
             f'refusing to load checkpoint {filename}: its pickle refers to an object outside '
             f"mmdat's allowlist of checkpoint types, which could run code ({detail.strip()}). "

@@ -5,7 +5,7 @@ It runs the network's own layers in taming's order with taming's arithmetic, so 
 
 - the encoder keeps only the current activation (taming's ``Encoder.forward`` keeps every level's
   output alive until the end);
-- swish and residual additions run in place (same values, fewer buffers);
+- swish and residual additions run in place, swish in blocks (same values, fewer buffers);
 - the quantizer's token×K distance matrix is computed in slices of bounded size;
 - ``attention='sdpa'`` replaces taming's bmm attention (which stores the full tokens×tokens
   matrix) with ``torch.nn.functional.scaled_dot_product_attention``;
@@ -22,13 +22,20 @@ from .taming_vqgan import TamingVQGAN
 
 #: Largest number of token-to-code distances held at once (64 MiB in fp32).
 DISTANCES_PER_SLICE = 2**24
+#: Elements per block of the in-place swish (1 MiB in fp32).
+SWISH_BLOCK = 2**18
 ATTENTION_MODES = ('sdpa', 'taming')
 PRECISIONS = ('fp32', 'bf16')
 
 
 def _swish_(features: torch.Tensor) -> torch.Tensor:
-    """taming's ``x * sigmoid(x)``, in place."""
-    return features.mul_(torch.sigmoid(features))
+    """taming's ``x * sigmoid(x)``, in place and in cache-sized blocks, so the temporary
+    ``sigmoid(x)`` never needs a full-size buffer."""
+    dense = features if features.is_contiguous() else features.permute(0, 2, 3, 1)
+    blocks = dense.view(-1).split(SWISH_BLOCK) if dense.is_contiguous() else (features, )
+    for block in blocks:
+        block.mul_(torch.sigmoid(block))
+    return features
 
 
 def _resnet_block(block: nn.Module, features: torch.Tensor) -> torch.Tensor:

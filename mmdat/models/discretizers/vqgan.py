@@ -48,8 +48,9 @@ class VQGANDiscretizer(BaseDiscretizer):
         attention (str): ``'sdpa'`` (fused ``scaled_dot_product_attention``, no tokens×tokens
             matrix) or ``'taming'`` (taming's bmm attention, bit-exact with taming).
             Defaults to ``'sdpa'``.
-        channels_last (bool): run the convolutions in channels-last memory format.
-            Defaults to False.
+        channels_last (bool, optional): run the network in channels-last memory format.
+            Defaults to None: on for CPU inputs (faster there, same codes), off on other devices
+            (not measured).
         precision (str): ``'fp32'`` or ``'bf16'`` (encoder and decoder under bfloat16 autocast;
             the quantizer's distances stay fp32; codes may differ from fp32). Defaults to
             ``'fp32'``.
@@ -64,7 +65,7 @@ class VQGANDiscretizer(BaseDiscretizer):
                  quantizer: Optional[str] = None,
                  chunk_size: Optional[int] = None,
                  attention: str = 'sdpa',
-                 channels_last: bool = False,
+                 channels_last: Optional[bool] = None,
                  precision: str = 'fp32') -> None:
         self.preset = preset
         self.checkpoint = checkpoint
@@ -82,11 +83,12 @@ class VQGANDiscretizer(BaseDiscretizer):
             raise TypeError(f'checkpoint must be a path or URL string, but got {checkpoint!r}')
         self.chunk_size = chunk_size
         self.attention = attention
-        self.channels_last = bool(channels_last)
+        self.channels_last = channels_last
         self.precision = precision
         self.downsample_factor = 2**(len(self.model_kwargs['ddconfig']['ch_mult']) - 1)
         self.num_codes = self.model_kwargs['n_embed']
         self._network: Optional[TamingVQGAN] = None
+        self._network_layout: Optional[tuple[torch.device, torch.memory_format]] = None
 
     @staticmethod
     def _resolve_architecture(preset: Optional[str], ddconfig: Optional[dict],
@@ -107,11 +109,16 @@ class VQGANDiscretizer(BaseDiscretizer):
         missing = [key for key in _REQUIRED_DDCONFIG_KEYS if key not in ddconfig]
         if missing:
             raise ValueError(f'ddconfig lacks {", ".join(missing)} (got {sorted(ddconfig)})')
+        if ddconfig.get('double_z', False):
+            raise ValueError('a VQGAN encoder outputs z_channels, so ddconfig needs '
+                             f"double_z=False, but got double_z={ddconfig['double_z']!r}")
         for name, value in (('n_embed', n_embed), ('embed_dim', embed_dim)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f'{name} must be a positive int, but got {value!r}')
-        return dict(ddconfig=dict(ddconfig), n_embed=n_embed, embed_dim=embed_dim,
-                    quantizer=quantizer or 'vq')
+        if quantizer not in (None, 'vq', 'gumbel'):
+            raise ValueError(f"quantizer must be 'vq' or 'gumbel', but got {quantizer!r}")
+        return dict(ddconfig=dict(ddconfig, double_z=False), n_embed=n_embed,
+                    embed_dim=embed_dim, quantizer=quantizer or 'vq')
 
     @property
     def architecture(self) -> str:
@@ -130,13 +137,15 @@ class VQGANDiscretizer(BaseDiscretizer):
         self._check_images(images)
         with self._frozen(images.device):
             outputs = [self._reconstruct(chunk) for chunk in self._chunks(images)]
-        return torch.cat(outputs).to(images.dtype)
+        output = outputs[0] if len(outputs) == 1 else torch.cat(outputs)
+        return output.to(images.dtype)
 
     def codes(self, images: torch.Tensor) -> torch.Tensor:
         """Return the code indices (N×ceil(H/f)×ceil(W/f), long) of RGB images in [0, 1]."""
         self._check_images(images)
         with self._frozen(images.device):
-            return torch.cat([self._encode(chunk)[1] for chunk in self._chunks(images)])
+            codes = [self._encode(chunk)[1] for chunk in self._chunks(images)]
+        return codes[0] if len(codes) == 1 else torch.cat(codes)
 
     def _reconstruct(self, images: torch.Tensor) -> torch.Tensor:
         height, width = images.shape[-2:]
@@ -146,11 +155,14 @@ class VQGANDiscretizer(BaseDiscretizer):
         return decoded.add(1).div(2).contiguous()
 
     def _encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        network = self._network_on(images.device)
-        images = self._pad(images.float() * 2 - 1)
-        if self.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
+        memory_format = self._memory_format(images.device)
+        network = self._network_on(images.device, memory_format)
+        images = self._pad(images.float() * 2 - 1).contiguous(memory_format=memory_format)
         return inference.encode(network, images, self.attention, self.precision)
+
+    def _memory_format(self, device: torch.device) -> torch.memory_format:
+        channels_last = device.type == 'cpu' if self.channels_last is None else self.channels_last
+        return torch.channels_last if channels_last else torch.contiguous_format
 
     def _pad(self, images: torch.Tensor) -> torch.Tensor:
         factor = self.downsample_factor
@@ -173,10 +185,12 @@ class VQGANDiscretizer(BaseDiscretizer):
         stack.enter_context(torch.autocast(device_type=device.type, enabled=False))
         return stack
 
-    def _network_on(self, device: torch.device) -> TamingVQGAN:
+    def _network_on(self, device: torch.device,
+                    memory_format: torch.memory_format) -> TamingVQGAN:
         network = self.network
-        if network.post_quant_conv.weight.device != device:
-            network.to(device)
+        if self._network_layout != (device, memory_format):
+            network.to(device=device, memory_format=memory_format)
+            self._network_layout = (device, memory_format)
         return network
 
     def _build_network(self) -> TamingVQGAN:
@@ -190,10 +204,7 @@ class VQGANDiscretizer(BaseDiscretizer):
                           'random weights; only useful for tests and benchmarks')
         else:
             load_vqgan_weights(network, self.checkpoint, self._checkpoint_context())
-        network.eval().requires_grad_(False)
-        if self.channels_last:
-            network.to(memory_format=torch.channels_last)
-        return network
+        return network.eval().requires_grad_(False)
 
     def _checkpoint_context(self) -> str:
         context = self.architecture
@@ -208,6 +219,7 @@ class VQGANDiscretizer(BaseDiscretizer):
         # Pickles carry the configuration only; the network is rebuilt on first use.
         state = self.__dict__.copy()
         state['_network'] = None
+        state['_network_layout'] = None
         return state
 
     def __repr__(self) -> str:

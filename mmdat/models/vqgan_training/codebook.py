@@ -6,9 +6,9 @@ Without it a small VQGAN ends up using a handful of its K codes. The guard
 - counts for every code how many iterations ago it was last chosen, and re-seeds codes idle for
   ``dead_code_iters`` iterations with encoder outputs of the current batch.
 
-Distributed training: code counts are summed over ranks; new codebook rows are computed on rank 0 and
-broadcast, so every rank holds the same codebook. The ``mmengine.dist`` calls do nothing when training
-is not distributed.
+Distributed training: code counts are summed over ranks; new codebook rows are computed on rank 0
+and broadcast, so every rank holds the same codebook. The ``mmengine.dist`` calls do nothing when
+training is not distributed.
 """
 import torch
 import torch.nn as nn
@@ -43,8 +43,8 @@ def kmeans_centroids(points: torch.Tensor, num_clusters: int, num_iters: int,
 
 
 def sample_rows(points: torch.Tensor, num_rows: int, generator: torch.Generator) -> torch.Tensor:
-    """``num_rows`` distinct rows of ``points`` when there are enough, else rows drawn with replacement
-    plus noise of 1% of the points' standard deviation, so that no two rows coincide."""
+    """``num_rows`` distinct rows of ``points`` when there are enough, else rows drawn with
+    replacement plus noise of 1% of the points' standard deviation, so that no two rows coincide."""
     num_points = points.shape[0]
     if num_points >= num_rows:
         chosen = torch.randperm(num_points, generator=generator)[:num_rows].to(points.device)
@@ -78,7 +78,8 @@ class CodebookGuard(nn.Module):
         if kmeans_iters < -1:
             raise ValueError(f'kmeans_iters must be >= -1, but got kmeans_iters={kmeans_iters}')
         if dead_code_iters < 0:
-            raise ValueError(f'dead_code_iters must be >= 0, but got dead_code_iters={dead_code_iters}')
+            raise ValueError(
+                f'dead_code_iters must be >= 0, but got dead_code_iters={dead_code_iters}')
         self.num_codes = num_codes
         self.kmeans_iters = kmeans_iters
         self.dead_code_iters = dead_code_iters
@@ -136,7 +137,8 @@ class CodebookGuard(nn.Module):
         dead = (self.idle_iters >= self.dead_code_iters).nonzero().squeeze(1)
         if dead.numel() == 0:
             return 0
-        seeds = sample_rows(latents.detach().float(), dead.numel(), self.random_generator).to(codebook)
+        seeds = sample_rows(latents.detach().float(), dead.numel(), self.random_generator)
+        seeds = seeds.to(codebook)
         dist.broadcast(seeds, src=0)
         codebook[dead.to(codebook.device)] = seeds
         self.idle_iters[dead] = 0

@@ -9,8 +9,9 @@ from mmdat.registry import MODELS
 class PatchDiscriminator(nn.Module):
     """A fully convolutional discriminator that scores image patches (Isola et al., 2017).
 
-    ``num_layers`` stride-2 4x4 convolutions halve the resolution and double the width (capped at 8x
-    ``base_channels``), followed by a stride-1 4x4 convolution and a 1-channel 4x4 output convolution.
+    ``num_layers`` stride-2 4x4 convolutions halve the resolution and double the width (capped at
+    8x ``base_channels``), followed by a stride-1 4x4 convolution and a 1-channel 4x4 output
+    convolution.
     Every convolution but the first and the last is followed by BatchNorm; activations are
     LeakyReLU(0.2). Weights start from N(0, 0.02) (BatchNorm scales from N(1, 0.02)), as in DCGAN.
 

@@ -30,8 +30,8 @@ def generator_state_dict(checkpoint: dict, source: str = 'checkpoint') -> dict[s
 
 
 def generator_kwargs_from_checkpoint(checkpoint: dict) -> Optional[dict]:
-    """The ``model.generator`` settings (``ddconfig``, ``n_embed``, ``embed_dim``, ...) of the config
-    that mmengine saved in the checkpoint's ``meta['cfg']``; None when the checkpoint has no config."""
+    """The ``model.generator`` settings (``ddconfig``, ``n_embed``, ``embed_dim``, ...) of the
+    config that mmengine saved in the checkpoint's ``meta['cfg']``; None when there is none."""
     config_text = checkpoint.get('meta', {}).get('cfg')
     if not config_text:
         return None

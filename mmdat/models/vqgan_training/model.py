@@ -1,5 +1,5 @@
-"""mmengine model that trains a taming VQGAN: L1 (+ LPIPS) + VQ loss, PatchGAN hinge loss with taming's
-adaptive weight, and a codebook-collapse guard."""
+"""mmengine model that trains a taming VQGAN: L1 (+ LPIPS) + VQ loss, a PatchGAN hinge loss with
+taming's adaptive weight, and a codebook-collapse guard."""
 from contextlib import contextmanager
 from typing import Iterator, Optional, Union
 
@@ -36,19 +36,22 @@ def _frozen(module: nn.Module) -> Iterator[None]:
 
 @MODELS.register_module()
 class VQGANTrainer(BaseModel):
-    """Trains a :class:`TamingVQGAN` (attribute ``generator``) against a PatchGAN (``discriminator``).
+    """Trains a :class:`TamingVQGAN` (attribute ``generator``) against a PatchGAN
+    (``discriminator``).
 
     One ``train_step`` updates the generator with
-    ``L1(x, x̂) + perceptual_weight·LPIPS + codebook_weight·L_VQ + λ·disc_weight·L_G``, where ``L_G`` is
-    ``-mean D(x̂)`` and ``λ`` is taming's adaptive weight; both GAN terms and the discriminator's hinge
-    update start at iteration ``disc_start``. Afterwards the codebook guard counts the codes used and
-    re-seeds dead ones. Images reach the generator in [-1, 1] RGB (``data_preprocessor``).
+    ``L1(x, x̂) + perceptual_weight·LPIPS + codebook_weight·L_VQ + λ·disc_weight·L_G``, where
+    ``L_G = -mean D(x̂)`` and ``λ`` is taming's adaptive weight; both GAN terms and the
+    discriminator's hinge update start at iteration ``disc_start``. Afterwards the codebook guard
+    counts the codes used and re-seeds dead ones. Images reach the generator in [-1, 1] RGB
+    (``data_preprocessor``).
 
     ``optim_wrapper`` must be an ``OptimWrapperDict`` with keys ``generator`` and (with a
-    discriminator) ``discriminator``: build it with ``constructor='mmdat.MultiOptimWrapperConstructor'``.
-    For distributed training set ``model_wrapper_cfg=dict(type='MMSeparateDistributedDataParallel')``.
-    Checkpoints keep the generator under ``generator.*`` in taming's key layout;
-    ``tools/export_discretizer.py`` turns them into a plain discretizer state dict.
+    discriminator) ``discriminator``; build it with
+    ``constructor='mmdat.MultiOptimWrapperConstructor'``. For distributed training set
+    ``model_wrapper_cfg=dict(type='MMSeparateDistributedDataParallel')``. Checkpoints keep the
+    generator under ``generator.*`` in taming's key layout; ``tools/export_discretizer.py`` turns
+    them into a plain discretizer state dict.
 
     Args:
         generator (dict): keyword arguments of :class:`TamingVQGAN` (``ddconfig``, ``n_embed``,
@@ -57,7 +60,8 @@ class VQGANTrainer(BaseModel):
             Defaults to ``dict(type='mmdat.PatchDiscriminator')``.
         data_preprocessor (dict, optional): maps the batch to [-1, 1] RGB. Defaults to mmengine's
             ``ImgDataPreprocessor`` with mean = std = 127.5 and BGR to RGB.
-        codebook_weight (float): weight of the quantizer's codebook + commitment loss. Defaults to 1.0.
+        codebook_weight (float): weight of the quantizer's codebook + commitment loss.
+            Defaults to 1.0.
         perceptual_weight (float): weight of LPIPS; > 0 needs ``vgg16_checkpoint``. Defaults to 0.0.
         vgg16_checkpoint (str, optional): torchvision VGG16 weights for LPIPS. Defaults to None.
         lpips_heads_checkpoint (str, optional): LPIPS v0.1 ``vgg.pth``; None takes the installed

@@ -1,8 +1,9 @@
-"""LPIPS perceptual distance (Zhang et al., 2018) over a VGG16 trunk, from weights the user supplies.
+"""LPIPS perceptual distance (Zhang et al., 2018) over a VGG16 trunk, from weights the user
+supplies.
 
 Nothing is downloaded. The VGG16 trunk is torchvision's ImageNet ``vgg16`` state dict (only its
-``features.*`` keys are used), given by path. The linear heads are LPIPS v0.1 ``vgg.pth``; by default
-they are read from the installed ``lpips`` package, which ships them in its wheel.
+``features.*`` keys are used), given by path. The linear heads are LPIPS v0.1 ``vgg.pth``; by
+default they are read from the installed ``lpips`` package, which ships them in its wheel.
 """
 import importlib.util
 import os.path as osp
@@ -77,7 +78,8 @@ class LPIPSLoss(nn.Module):
                 for kind in ('weight', 'bias'):
                     key = f'features.{index}.{kind}'
                     if key not in state:
-                        raise KeyError(f'{path} is not a torchvision VGG16 state dict: it lacks {key}')
+                        raise KeyError(
+                            f'{path} is not a torchvision VGG16 state dict: it lacks {key}')
                     if state[key].shape[0] != width:
                         raise ValueError(f'{path}: {key} has shape {tuple(state[key].shape)}, '
                                          f'but VGG16 has {width} output channels there')

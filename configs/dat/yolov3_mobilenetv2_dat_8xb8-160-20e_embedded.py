@@ -1,0 +1,20 @@
+# DAT twin of ../yolov3/yolov3_mobilenetv2_8xb8-160-20e_embedded.py, with the shipped tiny discretizer
+# (a taming VQGAN trained on the embedded dataset, configs/vqgan/).
+_base_ = ['../yolov3/yolov3_mobilenetv2_8xb8-160-20e_embedded.py']
+
+model = dict(
+    data_preprocessor=dict(
+        type='mmdat.DATDataPreprocessor',
+        dat=dict(
+            discretizer=dict(
+                type='mmdat.VQGANDiscretizer',
+                ddconfig=dict(double_z=False, z_channels=8, resolution=64, in_channels=3, out_ch=3,
+                              ch=32, ch_mult=[1, 1, 2, 2], num_res_blocks=1, attn_resolutions=[],
+                              dropout=0.0),
+                n_embed=512,
+                embed_dim=8,
+                checkpoint='checkpoints/vqgan_tiny_f8_embedded.pth'),
+            attack=dict(type='l2', eps=0.1, step_size=0.1, steps=1, random_start_prob=0.8),
+            train_on='clean+adv',
+            bn_mode='train')))
+custom_hooks = [dict(type='mmdat.DATHook', vis_interval=200)]

@@ -1,0 +1,87 @@
+"""tools/train.py and tools/test.py end to end on the embedded dataset, as a user runs them."""
+import glob
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO_ROOT
+
+CONFIGS = osp.join(REPO_ROOT, 'tests', 'configs')
+PLAIN = osp.join(CONFIGS, 'yolov3_tiny_embedded.py')
+DAT = osp.join(CONFIGS, 'yolov3_tiny_embedded_dat.py')
+
+
+def run_tool(tool, *args, cwd, check=True):
+    env = dict(os.environ, OMP_NUM_THREADS='2', PYTHONPATH=REPO_ROOT)
+    proc = subprocess.run([sys.executable, osp.join(REPO_ROOT, 'tools', tool), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f'{tool} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}')
+    return proc
+
+
+def iteration_scalars(work_dir):
+    """Per-iteration training scalars written by the LocalVisBackend (one line per iteration)."""
+    records = {}
+    for path in glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')):
+        with open(path) as f:
+            for line in f:
+                record = json.loads(line)
+                if 'loss' in record:
+                    records[record['iter']] = record
+    return records
+
+
+@pytest.fixture(scope='module')
+def scratch(tmp_path_factory):
+    return str(tmp_path_factory.mktemp('e2e'))
+
+
+@pytest.mark.parametrize('config', [PLAIN, DAT], ids=['plain', 'dat'])
+def test_resumed_run_repeats_the_uninterrupted_losses(scratch, config):
+    name = osp.splitext(osp.basename(config))[0]
+    full, part = osp.join(scratch, name + '_full'), osp.join(scratch, name + '_part')
+    run_tool('train.py', config, '--work-dir', full, cwd=scratch)
+    run_tool('train.py', config, '--work-dir', part, '--cfg-options', 'train_cfg.max_iters=3', cwd=scratch)
+    run_tool('train.py', config, '--work-dir', part, '--resume', cwd=scratch)
+    expected, resumed = iteration_scalars(full), iteration_scalars(part)
+    assert sorted(expected) == list(range(1, 7)) and sorted(resumed) == list(range(1, 7))
+    for it in range(4, 7):
+        for key in ('loss', 'loss_cls', 'loss_conf', 'loss_xy', 'loss_wh'):
+            assert resumed[it][key] == pytest.approx(expected[it][key], rel=1e-5, abs=1e-6), (it, key)
+    if config == DAT:
+        for key in ('dat/loss_xhat', 'dat/loss_adv', 'dat/delta_norm', 'dat/code_flip'):
+            assert key in expected[6], key
+            assert resumed[6][key] == pytest.approx(expected[6][key], rel=1e-5, abs=1e-6), key
+        assert 0 < expected[6]['dat/code_flip'] < 1
+        grids = glob.glob(osp.join(full, '*', 'vis_data', 'vis_image', 'dat_examples_*.png'))
+        assert len(grids) == 2  # vis_interval=3 over 6 iterations
+
+
+def test_test_tool_reports_coco_map(scratch):
+    work_dir = osp.join(scratch, 'yolov3_tiny_embedded_full')
+    checkpoint = osp.join(work_dir, 'iter_6.pth')
+    if not osp.isfile(checkpoint):
+        run_tool('train.py', PLAIN, '--work-dir', work_dir, cwd=scratch)
+    proc = run_tool('test.py', PLAIN, checkpoint, '--work-dir', osp.join(scratch, 'test'),
+                    '--out', osp.join(scratch, 'test', 'predictions.pkl'), cwd=scratch)
+    assert 'coco/bbox_mAP:' in proc.stdout
+    assert osp.isfile(osp.join(scratch, 'test', 'predictions.pkl'))
+
+
+def test_bad_config_path_gives_one_readable_line(scratch):
+    proc = run_tool('train.py', 'configs/does_not_exist.py', cwd=scratch, check=False)
+    assert proc.returncode != 0
+    assert 'mmdat: error: config file not found: configs/does_not_exist.py' in proc.stderr
+
+
+def test_unknown_type_gives_one_readable_line_before_the_traceback(scratch):
+    proc = run_tool('train.py', PLAIN, '--work-dir', osp.join(scratch, 'bad'), '--cfg-options',
+                    'model.neck.type=NoSuchNeck', cwd=scratch, check=False)
+    assert proc.returncode != 0
+    line = next(l for l in proc.stderr.splitlines() if l.startswith('mmdat: error:'))
+    assert 'unknown component type' in line and 'NoSuchNeck' in line
+    assert proc.stderr.index('mmdat: error:') < proc.stderr.index('Traceback')
