@@ -8,12 +8,8 @@ model = dict(
         dat=dict(
             discretizer=dict(
                 type='mmdat.VQGANDiscretizer',
-                ddconfig=dict(double_z=False, z_channels=8, resolution=64, in_channels=3, out_ch=3,
-                              ch=32, ch_mult=[1, 1, 2, 2], num_res_blocks=1, attn_resolutions=[],
-                              dropout=0.0),
-                n_embed=512,
-                embed_dim=8,
-                checkpoint='checkpoints/vqgan_tiny_f8_embedded.pth'),
+                preset='embedded-tiny-f8-512',
+                checkpoint='{{ fileDirname }}/../../checkpoints/vqgan_tiny_f8_embedded.pth'),
             attack=dict(type='l2', eps=0.1, step_size=0.1, steps=1, random_start_prob=0.8),
             train_on='clean+adv',
             bn_mode='train')))

@@ -1,5 +1,6 @@
-# A tiny taming VQGAN (f8, K=512, d=8; 1.0M parameters, a 3.9 MiB fp32 state dict) trained on the
-# embedded detection dataset. It is the discretizer that mmdat ships for tests and CPU demos.
+# A tiny taming VQGAN (f8, K=512, d=8; 1.04M parameters, a 4.0 MiB fp32 state dict) trained on
+# the embedded detection dataset: mmdat's shipped checkpoints/vqgan_tiny_f8_embedded.pth.
+# Result: val PSNR 18.60 dB, codebook usage 0.979, perplexity 238 (see configs/vqgan/README.md).
 # Data: .venv/bin/python tools/make_embedded_dataset.py --out-dir data/embedded_det --task det
 # Train: .venv/bin/python tools/train.py configs/vqgan/vqgan_tiny_f8_embedded.py --work-dir DIR
 # Export: .venv/bin/python tools/export_discretizer.py DIR/iter_1000.pth OUT.pth

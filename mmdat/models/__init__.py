@@ -1,1 +1,1 @@
-from . import attacks, data_preprocessors, discretizers  # noqa: F401  (registers components)
+from . import attacks, data_preprocessors, discretizers, vqgan_training  # noqa: F401  (registers components)
