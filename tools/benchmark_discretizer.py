@@ -215,6 +215,10 @@ def main() -> None:
                                 if peak is not None and reference_memory else 'n/a')
                 print(f'  {label:<28}{seconds * 1e3:>10.0f}{seconds / reference_time:>15.2f}'
                       f'{_mib(peak):>10}{memory_ratio:>14}{agreement:>13.4f}{difference:>10.1e}')
+            if batch > 1:
+                alone = torch.cat([reference(image[None])[1] for image in images])
+                print('  noise floor: taming itself, one image at a time vs the batch: codes '
+                      f'equal {(alone == reference_codes).float().mean().item():.4f}')
 
 
 def _mib(value: Optional[float]) -> str:

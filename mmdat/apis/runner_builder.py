@@ -6,8 +6,9 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from mmengine.config import Config
-from mmengine.registry import RUNNERS
+from mmengine.registry import MODEL_WRAPPERS, RUNNERS
 from mmengine.runner import Runner
 
 import mmdat  # noqa: F401  (version checks, safe checkpoint loaders)
@@ -49,6 +50,33 @@ def _apply_test_args(cfg: Config, args: argparse.Namespace) -> None:
         cfg.test_evaluator = [*evaluators, dump]
 
 
+def _prepare_cpu_distributed(cfg: Config) -> None:
+    """Let ``--launcher pytorch`` run on CPU-only machines (gloo).
+
+    mmengine 0.10.7's pytorch launcher calls ``torch.cuda.set_device`` and wraps the model with
+    ``device_ids=[LOCAL_RANK]``, both of which fail without a GPU. Here the process group is initialised
+    with gloo first (the runner then skips its own initialisation) and DDP is built without device ids.
+    """
+    import torch.distributed as dist
+    dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
+    backend = dist_cfg.pop('backend', 'gloo')
+    if backend == 'nccl':
+        print('mmdat: no GPU found; using the gloo backend instead of nccl', file=sys.stderr)
+        backend = 'gloo'
+    dist_cfg.pop('init_backend', None)
+    if 'timeout' in dist_cfg:
+        import datetime
+        dist_cfg['timeout'] = datetime.timedelta(seconds=dist_cfg['timeout'])
+    if not dist.is_initialized():
+        dist.init_process_group(backend=backend, **dist_cfg)
+    if cfg.get('model_wrapper_cfg') is None:
+        cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', broadcast_buffers=False,
+                                     find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper = MODEL_WRAPPERS.get(cfg.model_wrapper_cfg.get('type', 'MMDistributedDataParallel'))
+    if isinstance(wrapper, type) and issubclass(wrapper, DistributedDataParallel):
+        cfg.model_wrapper_cfg.setdefault('device_ids', None)  # CPU modules take no device ids
+
+
 def build_runner_from_args(args: argparse.Namespace, training: bool) -> Runner:
     """Load ``args.config``, apply the CLI overrides and build the runner it asks for."""
     if not osp.isfile(args.config):
@@ -65,6 +93,8 @@ def build_runner_from_args(args: argparse.Namespace, training: bool) -> Runner:
         _apply_train_args(cfg, args)
     else:
         _apply_test_args(cfg, args)
+    if args.launcher == 'pytorch' and not torch.cuda.is_available():
+        _prepare_cpu_distributed(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)
