@@ -210,3 +210,29 @@ def test_rgb_and_bgr_models_see_the_same_discretized_colours():
     torch.testing.assert_close(unit_rgb, unit_bgr)
     # data loaded as BGR uint8: channel 0 is blue, so RGB channel 2 equals it
     torch.testing.assert_close(unit_rgb[0, 2], batch['inputs'][0][0].float() / 255, atol=1e-5, rtol=0)
+
+
+def test_train_step_compiles_with_a_graph_break_around_the_attack(det_inputs):
+    model = build_det_model(dict(IDENTITY_DAT, train_on='clean+adv'))
+    wrapper = bind(model, lr=0.0)
+    compiled = torch.compile(model.train_step, backend='eager')
+    log_vars = compiled(copy.deepcopy(det_inputs), wrapper)
+    assert torch.isfinite(log_vars['loss'])
+    assert model.data_preprocessor.dat_report.stats['delta_norm'] > 0
+
+
+def test_separate_mode_respects_gradient_accumulation(det_inputs):
+    from mmengine.optim import OptimWrapper
+    model = build_det_model(dict(IDENTITY_DAT, train_on='separate'))
+    model.eval()
+    bind(model)
+    model.data_preprocessor(copy.deepcopy(det_inputs), training=True)
+    single = [p.grad.clone() for p in model.bbox_head.parameters()]
+    model.zero_grad(set_to_none=True)
+    accumulating = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.0), accumulative_counts=2)
+    accumulating.initialize_count_status(model, 0, 10)
+    model.data_preprocessor.bind_dat(model, accumulating)
+    model.data_preprocessor.dat_plan = DATIterationPlan(collect_stats=False)
+    model.data_preprocessor(copy.deepcopy(det_inputs), training=True)
+    for full, half in zip(single, (p.grad for p in model.bbox_head.parameters())):
+        torch.testing.assert_close(half, full / 2)

@@ -85,3 +85,16 @@ def test_unknown_type_gives_one_readable_line_before_the_traceback(scratch):
     line = next(l for l in proc.stderr.splitlines() if l.startswith('mmdat: error:'))
     assert 'unknown component type' in line and 'NoSuchNeck' in line
     assert proc.stderr.index('mmdat: error:') < proc.stderr.index('Traceback')
+
+
+def test_resnet_with_mixup_trains_with_dat_and_draws_grids(scratch):
+    config = osp.join(CONFIGS, 'resnet18_tiny_embedded_dat.py')
+    work_dir = osp.join(scratch, 'resnet_dat')
+    proc = run_tool('train.py', config, '--work-dir', work_dir, cwd=scratch)
+    scalars = iteration_scalars(work_dir)
+    assert sorted(scalars) == [1, 2, 3, 4]
+    for key in ('dat/loss_xhat', 'dat/loss_adv', 'dat/delta_norm', 'dat/code_flip', 'dat/nonfinite'):
+        assert key in scalars[4], key
+    assert scalars[4]['dat/nonfinite'] == 0
+    assert len(glob.glob(osp.join(work_dir, '*', 'vis_data', 'vis_image', 'dat_examples_*.png'))) == 2
+    assert 'accuracy/top1' in proc.stdout

@@ -146,7 +146,10 @@ class DATPreprocessorMixin:
         raise NotImplementedError
 
     # -- forward --------------------------------------------------------------------------------------
+    @torch.compiler.disable
     def forward(self, data: dict, training: bool = False) -> dict:
+        """The stock preprocessing, then on training batches the DAT step. Under ``torch.compile`` this
+        is a graph break: the model's own forward and backward still compile."""
         data = super().forward(data, training)  # exactly once: batch augments are stateful
         if not training or not self.dat_enabled:
             return data
@@ -228,7 +231,6 @@ class DATPreprocessorMixin:
         generator.manual_seed((seed * 1009 + get_rank()) % (2**63))
         return generator
 
-    @torch.compiler.disable
     def _dat_step(self, model: nn.Module, data: dict, plan: DATIterationPlan) -> dict:
         inputs, samples = data['inputs'], data['data_samples']
         valid = self.valid_mask(inputs, samples)
