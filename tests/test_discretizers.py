@@ -91,18 +91,19 @@ def lightning_checkpoint(tmp_path, taming_chain) -> str:
 def test_lightning_checkpoint_output_equals_taming_chain(lightning_checkpoint, taming_chain):
     images = random_images(2, 3, 32, 24)
     expected_images, expected_codes = taming_chain(images)
-    discretizer = VQGANDiscretizer(**TINY, checkpoint=lightning_checkpoint, attention='taming',
-                                   channels_last=False)
+    discretizer = VQGANDiscretizer(**TINY, checkpoint=lightning_checkpoint)
     assert expected_codes.unique().numel() > 10  # a meaningful comparison
 
     assert torch.equal(discretizer.discretize(images), expected_images)
     assert torch.equal(discretizer.codes(images).flatten(), expected_codes)
 
 
-def test_default_fast_path_gives_taming_codes(lightning_checkpoint, taming_chain):
+@pytest.mark.parametrize('options', [
+    dict(attention='sdpa'), dict(channels_last=True), dict(attention='sdpa', channels_last=True)])
+def test_fast_paths_give_taming_codes(lightning_checkpoint, taming_chain, options):
     images = random_images(2, 3, 32, 32, seed=3)
     expected_images, expected_codes = taming_chain(images)
-    discretizer = VQGANDiscretizer(**TINY, checkpoint=lightning_checkpoint)
+    discretizer = VQGANDiscretizer(**TINY, checkpoint=lightning_checkpoint, **options)
 
     assert torch.equal(discretizer.codes(images).flatten(), expected_codes)
     torch.testing.assert_close(discretizer.discretize(images), expected_images, atol=1e-4, rtol=0)
@@ -115,8 +116,7 @@ def test_mmengine_training_checkpoint_uses_generator_keys(tmp_path, taming_chain
     torch.save({'meta': {'iter': 100}, 'state_dict': state_dict}, path)
     images = random_images(1, 3, 16, 16)
 
-    discretizer = VQGANDiscretizer(**TINY, checkpoint=str(path), attention='taming',
-                                   channels_last=False)
+    discretizer = VQGANDiscretizer(**TINY, checkpoint=str(path))
 
     assert torch.equal(discretizer.discretize(images), taming_chain(images)[0])
 
@@ -126,8 +126,7 @@ def test_plain_state_dict_loads(tmp_path, taming_chain):
     torch.save(taming_chain.state_dict(), path)
     images = random_images(1, 3, 16, 16)
 
-    discretizer = VQGANDiscretizer(**TINY, checkpoint=str(path), attention='taming',
-                                   channels_last=False)
+    discretizer = VQGANDiscretizer(**TINY, checkpoint=str(path))
 
     assert torch.equal(discretizer.codes(images).flatten(), taming_chain(images)[1])
 

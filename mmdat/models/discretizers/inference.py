@@ -118,7 +118,7 @@ def _autocast(images: torch.Tensor, precision: str) -> torch.autocast:
                           enabled=precision == 'bf16')
 
 
-def encode(network: TamingVQGAN, images: torch.Tensor, attention: str = 'sdpa',
+def encode(network: TamingVQGAN, images: torch.Tensor, attention: str = 'taming',
            precision: str = 'fp32') -> tuple[torch.Tensor, torch.Tensor]:
     """Images in [-1, 1] (H, W multiples of f) -> ``(z_q, indices)`` (N×d×h×w, N×h×w)."""
     with _autocast(images, precision):
@@ -136,7 +136,7 @@ def encode(network: TamingVQGAN, images: torch.Tensor, attention: str = 'sdpa',
     return z_q.contiguous(memory_format=_memory_format(images)), indices
 
 
-def decode(network: TamingVQGAN, z_q: torch.Tensor, attention: str = 'sdpa',
+def decode(network: TamingVQGAN, z_q: torch.Tensor, attention: str = 'taming',
            precision: str = 'fp32') -> torch.Tensor:
     """Quantized latents -> images, roughly in [-1, 1] (not clamped; fp32)."""
     with _autocast(z_q, precision):
