@@ -1,5 +1,6 @@
 """Checkpoints load with weights_only=True and an explicit allowlist; code in a pickle never runs."""
 import os
+import os.path as osp
 import pickle
 
 import numpy as np
@@ -76,3 +77,12 @@ def test_getattr_is_allowed_only_for_history_buffer_statistics(tmp_path):
     torch.save({'x': _ReachesForAttribute()}, path)
     with pytest.raises(UnsafeCheckpointError, match=r"getattr\(.*'__init__'\) is not allowed"):
         load_checkpoint_file(str(path))
+
+
+def test_download_links_get_a_file_name_in_the_cache(tmp_path, monkeypatch):
+    from mmdat.utils.checkpoint import cached_path_for_url
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
+    plain = cached_path_for_url('https://ommer-lab.com/files/latent-diffusion/vq-f8.zip')
+    link = cached_path_for_url('https://heibox.uni-heidelberg.de/d/a753/files/?p=%2Fckpts%2Flast.ckpt&dl=1')
+    assert plain.endswith('checkpoints/vq-f8.zip')
+    assert link.endswith('-last.ckpt') and osp.dirname(link) == osp.dirname(plain)

@@ -369,3 +369,11 @@ def test_identity_discretizer_returns_a_detached_copy():
     assert output.data_ptr() != images.data_ptr()
     assert discretizer.codes(images) is None and discretizer.num_codes is None
     assert copy.deepcopy(discretizer) is discretizer
+
+
+def test_discretize_with_codes_shares_one_pass_with_identical_results():
+    discretizer = tiny_discretizer(chunk_size=2)
+    images = random_images(3, 3, 40, 56)
+    reconstruction, codes = discretizer.discretize_with_codes(images)
+    assert torch.equal(reconstruction, discretizer.discretize(images))
+    assert torch.equal(codes, discretizer.codes(images))

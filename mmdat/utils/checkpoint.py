@@ -5,6 +5,7 @@ torch now unpickles with ``weights_only=True``, which refuses what mmengine writ
 ``weights_only=True`` and allowlists exactly those types. A file whose pickle refers to anything else
 (for example a function that would run code) is refused before any of it executes.
 """
+import hashlib
 import os
 import os.path as osp
 import pickle
@@ -12,7 +13,7 @@ import tempfile
 import zipfile
 from typing import Any, Callable, List, Tuple, Union
 from urllib.error import URLError
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import torch
@@ -114,8 +115,17 @@ def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> Any:
 
 
 def cached_path_for_url(url: str) -> str:
-    """Where a URL's checkpoint is cached: ``$TORCH_HOME/hub/checkpoints/<file name>``."""
-    return osp.join(torch.hub.get_dir(), 'checkpoints', osp.basename(urlparse(url).path))
+    """Where a URL's checkpoint is cached: ``$TORCH_HOME/hub/checkpoints/<file name>``. The name is the
+    URL path's last part or, for download links like ``.../files/?p=%2Fckpts%2Flast.ckpt&dl=1``, the
+    file named in the query, prefixed with a hash of the URL so that two such links do not collide."""
+    parsed = urlparse(url)
+    name = osp.basename(parsed.path)
+    if not osp.splitext(name)[1]:
+        named = [osp.basename(value) for values in parse_qs(parsed.query).values() for value in values
+                 if osp.splitext(value)[1]]
+        digest = hashlib.sha256(url.encode()).hexdigest()[:12]
+        name = f'{digest}-{named[0] if named else "checkpoint.pth"}'
+    return osp.join(torch.hub.get_dir(), 'checkpoints', name)
 
 
 def _download(url: str, destination: str) -> None:

@@ -134,11 +134,15 @@ class VQGANDiscretizer(BaseDiscretizer):
 
     def discretize(self, images: torch.Tensor) -> torch.Tensor:
         """Return ``Q(images)`` for RGB images in [0, 1]: same shape and dtype, in [0, 1]."""
+        return self.discretize_with_codes(images)[0]
+
+    def discretize_with_codes(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(Q(images), codes(images))`` from one encoder pass."""
         self._check_images(images)
         with self._frozen(images.device):
-            outputs = [self._reconstruct(chunk) for chunk in self._chunks(images)]
+            outputs, codes = zip(*(self._reconstruct(chunk) for chunk in self._chunks(images)))
         output = outputs[0] if len(outputs) == 1 else torch.cat(outputs)
-        return output.to(images.dtype)
+        return output.to(images.dtype), codes[0] if len(codes) == 1 else torch.cat(codes)
 
     def codes(self, images: torch.Tensor) -> torch.Tensor:
         """Return the code indices (N×ceil(H/f)×ceil(W/f), long) of RGB images in [0, 1]."""
@@ -147,12 +151,12 @@ class VQGANDiscretizer(BaseDiscretizer):
             codes = [self._encode(chunk)[1] for chunk in self._chunks(images)]
         return codes[0] if len(codes) == 1 else torch.cat(codes)
 
-    def _reconstruct(self, images: torch.Tensor) -> torch.Tensor:
+    def _reconstruct(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         height, width = images.shape[-2:]
-        z_q, _ = self._encode(images)
+        z_q, codes = self._encode(images)
         decoded = inference.decode(self.network, z_q, self.attention, self.precision)
         decoded = decoded[..., :height, :width].clamp(-1, 1)
-        return decoded.add(1).div(2).contiguous()
+        return decoded.add(1).div(2).contiguous(), codes
 
     def _encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         network = self._network_on(images.device)
