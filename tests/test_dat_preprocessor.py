@@ -236,3 +236,20 @@ def test_separate_mode_respects_gradient_accumulation(det_inputs):
     model.data_preprocessor(copy.deepcopy(det_inputs), training=True)
     for full, half in zip(single, (p.grad for p in model.bbox_head.parameters())):
         torch.testing.assert_close(half, full / 2)
+
+
+def test_batch_fixed_size_padding_is_restored_bit_exactly(det_inputs):
+    pad = [dict(type='BatchFixedSizePad', size=(160, 192))]
+    model = build_det_model(dict(IDENTITY_DAT, train_on='adv', attack=dict(type='l2', eps=5.0, step_size=5.0)),
+                            batch_augments=pad)
+    stock = DetDataPreprocessor(mean=model.data_preprocessor.mean.flatten().tolist(),
+                                std=model.data_preprocessor.std.flatten().tolist(), bgr_to_rgb=True,
+                                pad_size_divisor=32, batch_augments=pad)(copy.deepcopy(det_inputs), True)
+    bind(model)
+    out = model.data_preprocessor(copy.deepcopy(det_inputs), training=True)
+    assert out['inputs'].shape[-2:] == (160, 192)
+    for i, sample in enumerate(out['data_samples']):
+        h, w = sample.img_shape
+        assert torch.equal(out['inputs'][i, :, h:], stock['inputs'][i, :, h:])
+        assert torch.equal(out['inputs'][i, :, :, w:], stock['inputs'][i, :, :, w:])
+        assert not torch.equal(out['inputs'][i, :, :h, :w], stock['inputs'][i, :, :h, :w])

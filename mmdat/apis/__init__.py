@@ -1,3 +1,4 @@
-from .runner_builder import build_runner_from_args, readable_errors
+from .runner_builder import (add_common_arguments, build_runner_from_args, parse_tool_args,
+                             readable_errors)
 
-__all__ = ['build_runner_from_args', 'readable_errors']
+__all__ = ['add_common_arguments', 'build_runner_from_args', 'parse_tool_args', 'readable_errors']

@@ -1,5 +1,6 @@
 """Turn the mmdet-style train/test CLI arguments into an mmengine Runner (used by tools/)."""
 import argparse
+import os
 import os.path as osp
 import sys
 from contextlib import contextmanager
@@ -7,11 +8,30 @@ from typing import Iterator
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.registry import MODEL_WRAPPERS, RUNNERS
 from mmengine.runner import Runner
 
 import mmdat  # noqa: F401  (version checks, safe checkpoint loaders)
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments tools/train.py and tools/test.py share (after their positional ones)."""
+    parser.add_argument('--work-dir', help='the dir to save logs, models and evaluation results')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings of the config, e.g. train_cfg.max_iters=10')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_tool_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse, and export LOCAL_RANK for launchers that pass it as an argument."""
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
 
 
 class ConfigError(ValueError):
