@@ -297,7 +297,8 @@ class DATPreprocessorMixin:
         applied = self._backward_locally(clean_loss)
         stats['loss_clean'] = float(clean_loss.detach())
         _, std = self._pixel_affine(inputs)
-        grad = clean_inputs.grad.float() / applied * 255.0 / std  # d/d(unit RGB) of the model input
+        input_grad = clean_inputs.grad if clean_inputs.grad is not None else torch.zeros_like(inputs)
+        grad = input_grad.float() / applied * 255.0 / std  # d/d(unit RGB) of the model input
         if not self.model_input_is_rgb():
             grad = grad.flip(1)
         finite = torch.isfinite(grad).flatten(1).all(dim=1)
