@@ -1,4 +1,4 @@
-"""The DAT picture: one row per sample, x | x̂ = Q(x) | x_adv | |x_adv − x| amplified."""
+"""The DAT picture: one row per sample, x | x̂ = Q(x) | x_adv | |x_adv − x| and |x_adv − x̂| amplified."""
 from typing import Any, Dict, List
 
 import cv2
@@ -29,10 +29,18 @@ def _label(panel: np.ndarray, text: str) -> np.ndarray:
     return panel
 
 
+def _difference_panel(a: torch.Tensor, b: torch.Tensor, name: str) -> np.ndarray:
+    """|a − b| scaled so its largest change is white; the factor is printed on it."""
+    diff = (a - b).abs()
+    peak = float(diff.max())
+    gain = 1.0 / peak if peak > 0 else 1.0
+    return _label(_to_uint8(diff * gain), f'{name} x{gain:.0f}')
+
+
 def make_dat_grid(visuals: Dict[str, Any], gap: int = 2) -> np.ndarray:
     """Compose the grid from a DAT report's visuals (``x``, ``x_hat``, ``x_adv``: (K, 3, H, W) in [0, 1];
     ``valid``: (K, 1, H, W); ``data_samples``). Ground-truth boxes are drawn when the samples carry them.
-    Each difference panel is scaled so its largest change is white; the factor is printed on it.
+    The last two panels show what discretization plus attack changed, and what the attack alone changed.
 
     Returns:
         np.ndarray: uint8 RGB image (H', W', 3).
@@ -41,14 +49,12 @@ def make_dat_grid(visuals: Dict[str, Any], gap: int = 2) -> np.ndarray:
     for i in range(visuals['x'].shape[0]):
         valid = visuals['valid'][i]
         x, x_hat, x_adv = (visuals[k][i] * valid for k in ('x', 'x_hat', 'x_adv'))
-        diff = (x_adv - x).abs()
-        peak = float(diff.max())
-        gain = 1.0 / peak if peak > 0 else 1.0
         sample = visuals['data_samples'][i]
         panels = [_label(_draw_boxes(_to_uint8(x), sample), 'x'),
                   _label(_draw_boxes(_to_uint8(x_hat), sample), 'Q(x)'),
                   _label(_draw_boxes(_to_uint8(x_adv), sample), 'x_adv'),
-                  _label(_to_uint8(diff * gain), f'|x_adv-x| x{gain:.0f}')]
+                  _difference_panel(x_adv, x, '|x_adv-x|'),
+                  _difference_panel(x_adv, x_hat, '|x_adv-Q(x)|')]
         height = panels[0].shape[0]
         spacer = np.full((height, gap, 3), 255, np.uint8)
         row = np.concatenate([p for panel in panels for p in (panel, spacer)][:-1], axis=1)

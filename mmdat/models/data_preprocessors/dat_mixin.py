@@ -267,10 +267,11 @@ class DATPreprocessorMixin:
         stats['nonfinite'] = float((~result.finite).sum())
         stats['eps_scale'] = plan.eps_scale
         if plan.collect_stats:
-            if codes_clean is None:
-                codes_clean = self.discretizer.codes(x)
-            if codes_clean is not None and codes_adv is not None:
-                stats['code_flip'] = float((codes_clean != codes_adv).float().mean())
+            # visual words the perturbation changed: Q(center + δ) against Q(center)
+            codes_center = codes_clean if center is x and codes_clean is not None else \
+                self.discretizer.codes(center)
+            if codes_center is not None and codes_adv is not None:
+                stats['code_flip'] = float((codes_center != codes_adv).float().mean())
             with torch.no_grad(), bn_mode_context(model, 'freeze'):
                 stats['loss_adv'] = float(self._model_loss(model, adv_inputs, samples))
         visuals = None
