@@ -1,5 +1,4 @@
 """Shared builders for mmdat's tests: real (tiny) models, real batches, no mocks."""
-import copy
 import os.path as osp
 from typing import List, Optional
 
@@ -64,6 +63,3 @@ def bind(model, plan: Optional[DATIterationPlan] = None, lr: float = 0.0) -> Opt
 def det_inputs():
     return det_batch([(3, 70, 90), (3, 96, 64)])
 
-
-def clone_batch(batch: dict) -> dict:
-    return copy.deepcopy(batch)

@@ -1,5 +1,4 @@
 """The DAT step on an mmpretrain ResNet with Mixup/CutMix soft labels."""
-import copy
 
 import numpy as np
 import pytest
