@@ -1,5 +1,6 @@
 """Turn the mmdet-style train/test CLI arguments into an mmengine Runner (used by tools/)."""
 import argparse
+import datetime
 import os
 import os.path as osp
 import sys
@@ -7,10 +8,11 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import torch
-from torch.nn.parallel import DistributedDataParallel
+import torch.distributed as dist
 from mmengine.config import Config, DictAction
 from mmengine.registry import MODEL_WRAPPERS, RUNNERS
 from mmengine.runner import Runner
+from torch.nn.parallel import DistributedDataParallel
 
 import mmdat  # noqa: F401  (version checks, safe checkpoint loaders)
 
@@ -77,7 +79,6 @@ def _prepare_cpu_distributed(cfg: Config) -> None:
     ``device_ids=[LOCAL_RANK]``, both of which fail without a GPU. Here the process group is initialised
     with gloo first (the runner then skips its own initialisation) and DDP is built without device ids.
     """
-    import torch.distributed as dist
     dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
     backend = dist_cfg.pop('backend', 'gloo')
     if backend == 'nccl':
@@ -85,7 +86,6 @@ def _prepare_cpu_distributed(cfg: Config) -> None:
         backend = 'gloo'
     dist_cfg.pop('init_backend', None)
     if 'timeout' in dist_cfg:
-        import datetime
         dist_cfg['timeout'] = datetime.timedelta(seconds=dist_cfg['timeout'])
     if not dist.is_initialized():
         dist.init_process_group(backend=backend, **dist_cfg)

@@ -26,8 +26,8 @@ class DATHook(Hook):
         prob (float): probability that a batch is attacked. Defaults to 1.0.
         stats_interval (int, optional): compute the statistics that need an extra pass (loss at x_adv,
             code flips) every this many iterations. Defaults to the LoggerHook's interval.
-        vis_interval (int): send an x | Q(x) | x_adv | |x_adv − x| | |x_adv − Q(x)| grid to the visualizer every this many
-            iterations; 0 disables it. Defaults to 500.
+        vis_interval (int): send an x | Q(x) | x_adv | |x_adv − x| | |x_adv − Q(x)| grid to the
+            visualizer every this many iterations; 0 disables it. Defaults to 500.
         num_vis_samples (int): rows of that grid. Defaults to 4.
     """
 
