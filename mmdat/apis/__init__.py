@@ -1,4 +1,5 @@
-from .runner_builder import (add_common_arguments, build_runner_from_args, parse_tool_args,
-                             readable_errors)
+from .runner_builder import (ConfigError, add_common_arguments, build_runner_from_args,
+                             load_tool_config, parse_tool_args, readable_errors)
 
-__all__ = ['add_common_arguments', 'build_runner_from_args', 'parse_tool_args', 'readable_errors']
+__all__ = ['ConfigError', 'add_common_arguments', 'build_runner_from_args', 'load_tool_config',
+           'parse_tool_args', 'readable_errors']

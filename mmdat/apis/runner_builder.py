@@ -5,7 +5,7 @@ import os
 import os.path as osp
 import sys
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Optional
 
 import torch
 import torch.distributed as dist
@@ -15,6 +15,8 @@ from mmengine.runner import Runner
 from torch.nn.parallel import DistributedDataParallel
 
 import mmdat  # noqa: F401  (version checks, safe checkpoint loaders)
+from mmdat.evaluation.robustness.benchmark import RobustnessError
+from mmdat.utils.checkpoint import CheckpointLoadError
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -97,14 +99,24 @@ def _prepare_cpu_distributed(cfg: Config) -> None:
         cfg.model_wrapper_cfg.setdefault('device_ids', None)  # CPU modules take no device ids
 
 
+def load_tool_config(path: str, cfg_options: Optional[dict] = None,
+                     launcher: str = 'none') -> Config:
+    """Load a config for a tool: ``--cfg-options`` merged, the launcher set, and on a CPU-only
+    machine with ``--launcher pytorch`` the gloo process group initialised."""
+    if not osp.isfile(path):
+        raise ConfigError(f'config file not found: {path}')
+    cfg = Config.fromfile(path)
+    cfg.launcher = launcher
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    if launcher == 'pytorch' and not torch.cuda.is_available():
+        _prepare_cpu_distributed(cfg)
+    return cfg
+
+
 def build_runner_from_args(args: argparse.Namespace, training: bool) -> Runner:
     """Load ``args.config``, apply the CLI overrides and build the runner it asks for."""
-    if not osp.isfile(args.config):
-        raise ConfigError(f'config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_tool_config(args.config, args.cfg_options, args.launcher)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
@@ -113,8 +125,6 @@ def build_runner_from_args(args: argparse.Namespace, training: bool) -> Runner:
         _apply_train_args(cfg, args)
     else:
         _apply_test_args(cfg, args)
-    if args.launcher == 'pytorch' and not torch.cuda.is_available():
-        _prepare_cpu_distributed(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)
@@ -125,7 +135,7 @@ def readable_errors() -> Iterator[None]:
     """Print one readable line for common configuration mistakes, then let the traceback follow."""
     try:
         yield
-    except ConfigError as err:
+    except (ConfigError, RobustnessError, CheckpointLoadError) as err:
         print(f'mmdat: error: {err}', file=sys.stderr)
         raise SystemExit(2) from None
     except KeyError as err:

@@ -7,8 +7,9 @@ from importlib.util import find_spec
 from .embedded import CATEGORIES, generate_embedded_dataset, read_settings, resolve_settings
 from .embedded_datasets import prepare_embedded_dataset
 from .image_folder import ImageFolderDataset
+from .transforms import CorruptImage
 
-__all__ = ['CATEGORIES', 'ImageFolderDataset', 'generate_embedded_dataset',
+__all__ = ['CATEGORIES', 'CorruptImage', 'ImageFolderDataset', 'generate_embedded_dataset',
            'prepare_embedded_dataset', 'read_settings', 'resolve_settings']
 
 if find_spec('mmdet') is not None:

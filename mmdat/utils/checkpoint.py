@@ -164,3 +164,35 @@ def register_safe_checkpoint_loaders() -> None:
     CheckpointLoader.register_scheme(prefixes='', loader=load_checkpoint_file, force=True)
     CheckpointLoader.register_scheme(
         prefixes=('http://', 'https://'), loader=load_checkpoint_url, force=True)
+
+
+def check_checkpoint_fits(model: torch.nn.Module, filename: str) -> None:
+    """Raise :class:`CheckpointLoadError` naming ``filename`` unless its state dict matches
+    ``model``'s keys and shapes exactly (what a strict load needs), before any work is done."""
+    if not osp.isfile(osp.expanduser(filename)):
+        raise CheckpointLoadError(f'checkpoint file not found: {filename}')
+    try:
+        checkpoint = load_checkpoint_file(filename)
+    except Exception as err:  # a truncated or foreign file: say which and why, in one line
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointLoadError(f'{filename} is not a readable checkpoint: {first_line}') from None
+    state_dict = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state_dict, dict):
+        raise CheckpointLoadError(f'{filename} holds no state dict (got {type(checkpoint).__name__})')
+    state_dict = {key[len('module.'):] if key.startswith('module.') else key: value
+                  for key, value in state_dict.items()}
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(expected))
+    mismatched = sorted(key for key in set(expected) & set(state_dict)
+                        if hasattr(state_dict[key], 'shape')
+                        and tuple(state_dict[key].shape) != tuple(expected[key].shape))
+
+    def first(keys: List[str]) -> str:
+        return ', '.join(keys[:3]) + (f' (+{len(keys) - 3} more)' if len(keys) > 3 else '')
+
+    problems = [f'{len(keys)} {kind} keys: {first(keys)}' for kind, keys in (
+        ('missing', missing), ('unexpected', unexpected), ('shape-mismatched', mismatched)) if keys]
+    if problems:
+        raise CheckpointLoadError(f'{filename} does not fit the model of the config: '
+                                  + '; '.join(problems))

@@ -1,4 +1,4 @@
 """Metrics."""
-from .reconstruction import ReconstructionMetric, psnr
+from .reconstruction import ReconstructionMetric, color_shift, psnr
 
-__all__ = ['ReconstructionMetric', 'psnr']
+__all__ = ['ReconstructionMetric', 'color_shift', 'psnr']

@@ -27,6 +27,21 @@ def psnr(images: torch.Tensor, reconstructions: torch.Tensor) -> torch.Tensor:
     return values if batched else values[0]
 
 
+def color_shift(images: torch.Tensor, reconstructions: torch.Tensor) -> torch.Tensor:
+    """Mean absolute shift of the per-channel means, in 0-255 units, one value per image.
+
+    Args:
+        images (Tensor): (N, C, H, W) or (C, H, W) references in [0, 1].
+        reconstructions (Tensor): same shape as ``images``.
+    """
+    batched = images.dim() == 4
+    if not batched:
+        images, reconstructions = images[None], reconstructions[None]
+    means = images.double().mean(dim=(2, 3))
+    shift = (means - reconstructions.double().mean(dim=(2, 3))).abs().mean(dim=1) * 255.0
+    return shift if batched else shift[0]
+
+
 @METRICS.register_module()
 class ReconstructionMetric(BaseMetric):
     """PSNR of reconstructions, and how much of the codebook they use.
@@ -34,9 +49,10 @@ class ReconstructionMetric(BaseMetric):
     Reads the predictions of :class:`mmdat.VQGANTrainer` (``mode='predict'``): per image a dict with
     ``input`` and ``reconstruction`` (C, H, W) in [0, 1] and the code ``indices``.
 
-    Reports ``psnr`` (dB, mean over images), ``codebook_usage`` (distinct codes used / K) and
-    ``perplexity`` (exp of the entropy of the code frequencies over the whole set; K when all codes
-    are equally frequent).
+    Reports ``psnr`` (dB, mean over images), ``color_shift`` (mean absolute difference of the
+    per-channel image means, in 0-255 units: how far colours move), ``codebook_usage`` (distinct
+    codes used / K) and ``perplexity`` (exp of the entropy of the code frequencies over the whole
+    set; K when all codes are equally frequent).
 
     Args:
         codebook_size (int): K, the number of codes.
@@ -67,14 +83,17 @@ class ReconstructionMetric(BaseMetric):
                                  f'codebook_size={self.codebook_size}')
             self.results.append(dict(
                 psnr=float(psnr(sample['input'].cpu(), sample['reconstruction'].cpu())),
+                color_shift=float(color_shift(sample['input'].cpu(),
+                                              sample['reconstruction'].cpu())),
                 code_counts=torch.bincount(indices, minlength=self.codebook_size).numpy()))
 
     def compute_metrics(self, results: list) -> dict[str, float]:
-        """Average PSNR, codebook usage and perplexity over all processed images."""
+        """Average PSNR, colour shift, codebook usage and perplexity over all processed images."""
         counts = np.sum([result['code_counts'] for result in results], axis=0).astype(np.float64)
         frequencies = counts / max(counts.sum(), 1.0)
         nonzero = frequencies[frequencies > 0]
         return dict(
             psnr=float(np.mean([result['psnr'] for result in results])),
+            color_shift=float(np.mean([result['color_shift'] for result in results])),
             codebook_usage=float((counts > 0).mean()),
             perplexity=float(math.exp(-(nonzero * np.log(nonzero)).sum())))

@@ -169,7 +169,42 @@ class GradAttack(BaseAttack):
         return (point + self.alpha * eps_scale * grad).clamp(0, 1)
 
 
-ATTACKS: Dict[str, Type[BaseAttack]] = {'l2': L2Attack, 'grad': GradAttack}
+class LinfAttack(BaseAttack):
+    """Sign-gradient steps in an L∞ box of half-width ``eps`` (FGSM with one step of ``eps``, PGD
+    with several and a random start), clamped to [0, 1]. Used by the adversarial evaluation.
+
+    Args:
+        eps (float): half-width of the box, per value in [0, 1] (e.g. 4 / 255). Defaults to 4 / 255.
+        step_size (float): L∞ length of each step. Defaults to 1 / 255.
+        steps (int): number of steps. Defaults to 1.
+        random_start_prob (float): probability of a uniform random start in the box. Defaults to 0.
+    """
+
+    def __init__(self, eps: float = 4 / 255, step_size: float = 1 / 255, steps: int = 1,
+                 random_start_prob: float = 0.0) -> None:
+        super().__init__(steps=steps, random_start_prob=random_start_prob)
+        if eps < 0 or step_size < 0:
+            raise ValueError(f'eps and step_size must be >= 0, but got eps: {eps}, step_size: {step_size}')
+        self.eps = eps
+        self.step_size = step_size
+
+    def initial_point(self, center: Tensor, valid: Tensor, generator: torch.Generator,
+                      eps_scale: float = 1.0) -> Tensor:
+        draw = torch.rand((), generator=generator, device=generator.device).item()
+        if draw >= self.random_start_prob:
+            return center.detach().clone()
+        noise = torch.rand(center.shape, generator=generator, device=generator.device,
+                           dtype=center.dtype).to(center.device) * 2 - 1
+        return (center + noise * self.eps * eps_scale * valid).clamp(0, 1).detach()
+
+    def update(self, point: Tensor, grad: Tensor, center: Tensor, valid: Tensor,
+               eps_scale: float = 1.0) -> Tensor:
+        eps = self.eps * eps_scale
+        point = point + self.step_size * eps_scale * grad.sign()
+        return (center + (point - center).clamp(-eps, eps)).clamp(0, 1)
+
+
+ATTACKS: Dict[str, Type[BaseAttack]] = {'l2': L2Attack, 'linf': LinfAttack, 'grad': GradAttack}
 
 
 def build_attack(cfg: dict) -> BaseAttack:

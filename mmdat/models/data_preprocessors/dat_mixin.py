@@ -8,7 +8,7 @@ import copy
 import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import torch
 import torch.nn as nn
@@ -17,6 +17,7 @@ from torch import Tensor
 
 from mmdat.registry import MODELS
 from ..attacks import AttackResult, build_attack, per_sample_norm
+from ..pixel_domain import PixelDomain
 
 TRAIN_ON = ('adv', 'clean+adv', 'separate', 'fused')
 PERTURB_AT = ('x_hat', 'x')
@@ -161,43 +162,21 @@ class DATPreprocessorMixin:
             return data
         return self._dat_step(model, data, plan)
 
-    # -- pixel domains --------------------------------------------------------------------------------
-    def _pixel_affine(self, inputs: Tensor) -> Tuple[Tensor, Tensor]:
-        if getattr(self, '_enable_normalize', False):
-            return self.mean.to(inputs), self.std.to(inputs)
-        return inputs.new_zeros(3, 1, 1), inputs.new_ones(3, 1, 1)
+    # -- pixel domains (mmdat.models.pixel_domain) --------------------------------------------------
+    def pixel_domain(self) -> PixelDomain:
+        """mean/std and channel order of this preprocessor's output."""
+        return PixelDomain.of(self)
 
     def to_unit_rgb(self, inputs: Tensor) -> Tensor:
         """Preprocessed batch -> RGB in [0, 1] (padding values included; mask them separately)."""
-        if inputs.dim() != 4 or inputs.shape[1] != 3:
-            raise ValueError(f'DAT needs 3-channel image batches, but got inputs of shape {tuple(inputs.shape)}')
-        mean, std = self._pixel_affine(inputs)
-        pixels = (inputs.float() * std + mean) / 255.0
-        if not self.model_input_is_rgb():
-            pixels = pixels.flip(1)
-        return pixels.clamp(0, 1)
+        return self.pixel_domain().to_unit_rgb(inputs)
 
     def from_unit_rgb(self, images: Tensor, reference: Tensor, valid: Tensor) -> Tensor:
         """RGB in [0, 1] -> the preprocessed domain; outside ``valid`` the values of ``reference``
         (the stock output, so padding stays bit-exact) are kept."""
-        mean, std = self._pixel_affine(reference)
-        if not self.model_input_is_rgb():
-            images = images.flip(1)
-        normalised = ((images * 255.0 - mean) / std).to(reference.dtype)
-        return torch.where(valid, normalised, reference)
+        return self.pixel_domain().from_unit_rgb(images, reference, valid)
 
-    @staticmethod
-    def valid_mask(inputs: Tensor, data_samples: Optional[List[Any]]) -> Tensor:
-        """(N, 1, H, W) bool mask of each image's ``img_shape`` (the stock padding is bottom/right)."""
-        n, _, height, width = inputs.shape
-        mask = torch.zeros(n, 1, height, width, dtype=torch.bool, device=inputs.device)
-        for i in range(n):
-            shape = None
-            if data_samples is not None:
-                shape = data_samples[i].metainfo.get('img_shape')
-            h, w = (shape[0], shape[1]) if shape is not None else (height, width)
-            mask[i, :, :min(int(h), height), :min(int(w), width)] = True
-        return mask
+    valid_mask = staticmethod(PixelDomain.valid_mask)
 
     # -- the step -------------------------------------------------------------------------------------
     def _model_loss(self, model: nn.Module, inputs: Tensor, data_samples: List[Any]) -> Tensor:
@@ -297,11 +276,8 @@ class DATPreprocessorMixin:
             clean_loss = self._model_loss(model, clean_inputs, data_samples)
         applied = self._backward_locally(clean_loss)
         stats['loss_clean'] = float(clean_loss.detach())
-        _, std = self._pixel_affine(inputs)
         input_grad = clean_inputs.grad if clean_inputs.grad is not None else torch.zeros_like(inputs)
-        grad = input_grad.float() / applied * 255.0 / std  # d/d(unit RGB) of the model input
-        if not self.model_input_is_rgb():
-            grad = grad.flip(1)
+        grad = self.pixel_domain().gradient_to_unit_rgb(input_grad / applied)
         finite = torch.isfinite(grad).flatten(1).all(dim=1)
         grad = torch.where(finite.view(-1, 1, 1, 1), grad, torch.zeros_like(grad)) * valid
         start = self.attack.initial_point(x, valid, generator, plan.eps_scale)

@@ -88,8 +88,14 @@ VQGAN_PRESETS: dict[str, VQGANPreset] = {
         ddconfig=_ddconfig(256, [1, 1, 2, 4], [32]), n_embed=8192, embed_dim=256,
         quantizer='gumbel', url='https://heibox.uni-heidelberg.de/d/2e5662443a6b4307b470/',
         url_note=_HEIBOX_FOLDER_NOTE),
-    # mmdat's own tiny VQGAN, trained on the embedded dataset (configs/vqgan/); shipped in the
-    # repository as checkpoints/vqgan_tiny_f8_embedded.pth for tests and CPU demos.
+    # mmdat's own tiny VQGANs, trained on the embedded dataset (configs/vqgan/) and shipped in the
+    # repository. f4-4096 is the default of the CPU configs and the demo (x̂ ≈ x: see
+    # configs/vqgan/README.md); f8-512, the first one, blurs the image and stays for reproducibility.
+    'embedded-tiny-f4-4096': VQGANPreset(
+        ddconfig=dict(_ddconfig(4, [1, 1, 2], []), ch=32, num_res_blocks=1, resolution=64),
+        n_embed=4096, embed_dim=4, quantizer='vq',
+        url='checkpoints/vqgan_tiny_f4_embedded.pth (in the mmdat repository)',
+        url_note='shipped with mmdat: pass the path of checkpoints/vqgan_tiny_f4_embedded.pth'),
     'embedded-tiny-f8-512': VQGANPreset(
         ddconfig=dict(_ddconfig(8, [1, 1, 2, 2], []), ch=32, num_res_blocks=1, resolution=64),
         n_embed=512, embed_dim=8, quantizer='vq',
