@@ -202,6 +202,7 @@ def test_psnr_and_codebook_statistics_of_known_predictions():
     ])
     result = metric.compute_metrics(metric.results)
     assert result['psnr'] == pytest.approx(30.0)
+    assert result['color_shift'] == pytest.approx((25.5 + 2.55) / 2)  # mean channel shift, 0-255
     assert result['codebook_usage'] == pytest.approx(0.5)
     assert result['perplexity'] == pytest.approx(2.0)
     with pytest.raises(ValueError, match='outside the codebook'):
@@ -289,3 +290,13 @@ def test_runner_trains_validates_and_checkpoint_exports(tmp_path):
     assert generator_kwargs['n_embed'] == 64
     network = TamingVQGAN(**generator_kwargs)
     network.load_state_dict(generator_state_dict(checkpoint), strict=True)
+
+
+def test_color_loss_adds_the_block_mean_l1_and_training_lowers_it():
+    plain = _train(1, kmeans_iters=10)[0]
+    with_color = _train(1, kmeans_iters=10, color_weight=2.0, color_pool=8)[0]
+    assert 'loss_color' in with_color and 'loss_color' not in plain
+    assert float(with_color['loss']) == pytest.approx(
+        float(plain['loss']) + 2.0 * float(with_color['loss_color']), rel=1e-5)
+    colored = _train(25, kmeans_iters=10, color_weight=4.0)
+    assert float(colored[-1]['loss_color']) < 0.5 * float(colored[0]['loss_color'])

@@ -87,8 +87,8 @@ def main() -> None:
     if args.preset:
         discretizer = dict(type='mmdat.VQGANDiscretizer', preset=args.preset, checkpoint=None)
     else:
-        discretizer = dict(type='mmdat.VQGANDiscretizer', preset='embedded-tiny-f8-512',
-                           checkpoint=osp.join(ROOT, 'checkpoints', 'vqgan_tiny_f8_embedded.pth'))
+        discretizer = dict(type='mmdat.VQGANDiscretizer', preset='embedded-tiny-f4-4096',
+                           checkpoint=osp.join(ROOT, 'checkpoints', 'vqgan_tiny_f4_embedded.pth'))
     batch = make_batch(args.size, args.batch)
     rows = []
     for mode in ('plain', *MODES):
@@ -106,7 +106,7 @@ def main() -> None:
     plain_ms, plain_gflop = rows[0][1], rows[0][2]
     official = dict((name, ms) for name, ms, _ in rows)['clean+adv']
     print(f'YOLOv3-MobileNetV2, {args.size}px, batch {args.batch}, {args.threads} threads, '
-          f'median of {args.repeats}; discretizer: {args.preset or "embedded-tiny-f8-512"}')
+          f'median of {args.repeats}; discretizer: {args.preset or "embedded-tiny-f4-4096"}')
     print(f'{"step":<26}{"ms":>9}{"x plain":>9}{"x official":>12}{"GFLOP":>10}')
     for name, ms, gflop in rows:
         print(f'{name:<26}{ms:>9.0f}{ms / plain_ms:>9.2f}{ms / official:>12.2f}{gflop:>10.1f}')

@@ -52,6 +52,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--repeats', type=int, default=3, help='timed runs (the minimum counts)')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--against', metavar='PRESET',
+                        help="also time another preset's default path in the same process and "
+                             "print mmdat's default as a ratio of it (e.g. a new discretizer "
+                             'against the one it replaces)')
     parser.add_argument('--quick', action='store_true',
                         help='tiny architecture at 64x64, one repeat: runs in seconds')
     return parser.parse_args()
@@ -192,14 +196,19 @@ def main() -> None:
                      smooth_images(2, args.size[0], seed=1))
     reference_discretizer.network.to(device)
     reference = reference_chain(reference_discretizer)
+    against = {}
+    if args.against:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # random weights on purpose
+            against[f'against {args.against}'] = VQGANDiscretizer(preset=args.against).discretize
     memory = PeakMemory(device)
     for size in args.size:
         for batch in args.batch:
             images = smooth_images(batch, size).to(device)
             reference_images, reference_codes = reference(images)
             times = best_times({'reference': reference, **{
-                label: variant.discretize for label, variant in variants.items()}}, images,
-                args.repeats)
+                label: variant.discretize for label, variant in variants.items()}, **against},
+                images, args.repeats)
             reference_time = times['reference'] / batch
             reference_memory = memory.measure(reference, images)
             print(f'\n{size}x{size}, batch {batch}: reference {reference_time * 1e3:.0f} ms/image, '
@@ -216,6 +225,11 @@ def main() -> None:
                                 if peak is not None and reference_memory else 'n/a')
                 print(f'  {label:<30}{seconds * 1e3:>10.0f}{seconds / reference_time:>15.2f}'
                       f'{_mib(peak):>10}{memory_ratio:>14}{agreement:>13.4f}{difference:>10.1e}')
+            for label in against:
+                seconds = times[label] / batch
+                ratio = times['default (exact)'] / times[label]
+                print(f'  {label}: {seconds * 1e3:.0f} ms/image; {name} default (exact) takes '
+                      f'{ratio:.2f}x its time')
             if batch > 1:
                 alone = torch.cat([reference(image[None])[1] for image in images])
                 print('  noise floor: taming itself, one image at a time vs the batch: codes '

@@ -183,9 +183,10 @@ def save_grid(grids: dict, path: str) -> None:
     from PIL import Image
     rows = []
     for images, reconstructions in grids.values():
-        row = [np.concatenate([img, rec], axis=2) for img, rec in zip(images, reconstructions)]
-        rows.append(np.concatenate([np.pad(r.numpy(), ((0, 0), (2, 2), (2, 2)), constant_values=1)
-                                    for r in row], axis=2))
+        pairs = [torch.cat([image, reconstruction], dim=2).numpy()
+                 for image, reconstruction in zip(images, reconstructions)]
+        rows.append(np.concatenate([np.pad(pair, ((0, 0), (2, 2), (2, 2)), constant_values=1)
+                                    for pair in pairs], axis=2))
     picture = np.concatenate(rows, axis=1)
     Image.fromarray((picture.transpose(1, 2, 0) * 255).round().astype('uint8')).save(path)
 

@@ -86,7 +86,7 @@ class AdversarialBenchmark(CellBenchmark):
         model = runner.model.module if hasattr(runner.model, 'module') else runner.model
         model.eval()
         dataloader = runner.build_dataloader(self.test_dataloader())
-        evaluator = runner.build_evaluator(self.cfg.test_evaluator)
+        evaluator = self.build_evaluator(runner, dataloader.dataset)
         evaluator.dataset_meta = getattr(dataloader.dataset, 'metainfo', None)
         attack = None if cell == CLEAN else build_attack(self.attacks[cell].attack_cfg())
         generator = torch.Generator().manual_seed(self.seed)

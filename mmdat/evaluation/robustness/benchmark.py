@@ -14,6 +14,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, ConfigDict
 from mmengine.dist import is_main_process
+from mmengine.evaluator import Evaluator
 from mmengine.hooks import Hook
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner, TestLoop
@@ -148,7 +149,7 @@ class CellBenchmark:
     def _prepare_out_dir(self) -> None:
         try:
             os.makedirs(self.cells_dir, exist_ok=True)
-            probe = osp.join(self.out_dir, '.write_test')
+            probe = osp.join(self.out_dir, f'.write_test.{os.getpid()}')
             with open(probe, 'w') as file:
                 file.write('ok')
             os.remove(probe)
@@ -221,6 +222,18 @@ class CellBenchmark:
         return corrupted_dataloader(self.cfg.test_dataloader, corruption, severity,
                                     transform_args or {}, self.num_images, self.workers)
 
+    def build_evaluator(self, runner: Runner, dataset) -> Evaluator:
+        """The config's test evaluator, limited to the images of ``dataset``: COCO metrics
+        otherwise score every image of the annotation file, so a ``num_images`` subset would count
+        the images it skipped as missed detections."""
+        evaluator = runner.build_evaluator(copy.deepcopy(self.cfg.test_evaluator))
+        if self.num_images is not None:
+            image_ids = [dataset.get_data_info(i)['img_id'] for i in range(len(dataset))]
+            for metric in evaluator.metrics:
+                if hasattr(metric, '_coco_api') and hasattr(metric, 'img_ids'):
+                    metric.img_ids = image_ids
+        return evaluator
+
     def _count_images(self, runner: Runner) -> int:
         loader = corrupted_dataloader(self.cfg.test_dataloader, None, 0, {}, self.num_images, 0)
         return len(runner.build_dataloader(loader).dataset)
@@ -259,8 +272,9 @@ class CorruptionBenchmark(CellBenchmark):
 
     def evaluate(self, runner: Runner, cell: Tuple[str, int]) -> Dict[str, float]:
         corruption = None if cell == CLEAN else cell[0]
-        loader = self.test_dataloader(corruption, cell[1], self.transform_args)
-        loop = TestLoop(runner, loader, copy.deepcopy(self.cfg.test_evaluator))
+        dataloader = runner.build_dataloader(
+            self.test_dataloader(corruption, cell[1], self.transform_args), seed=runner.seed)
+        loop = TestLoop(runner, dataloader, self.build_evaluator(runner, dataloader.dataset))
         runner._test_loop = loop  # the loggers read the current loop's length from the runner
         return numeric_metrics(loop.run())
 

@@ -40,7 +40,9 @@ class VQGANTrainer(BaseModel):
     (``discriminator``).
 
     One ``train_step`` updates the generator with
-    ``L1(x, x̂) + perceptual_weight·LPIPS + codebook_weight·L_VQ + λ·disc_weight·L_G``, where
+    ``L1(x, x̂) + color_weight·L1(pool(x), pool(x̂)) + perceptual_weight·LPIPS +
+    codebook_weight·L_VQ + λ·disc_weight·L_G``, where ``pool`` averages ``color_pool``² blocks (the
+    low frequencies: colour, which a small VQGAN trained on L1 alone lets drift towards grey) and
     ``L_G = -mean D(x̂)`` and ``λ`` is taming's adaptive weight; both GAN terms and the
     discriminator's hinge update start at iteration ``disc_start``. Afterwards the codebook guard
     counts the codes used and re-seeds dead ones. Images reach the generator in [-1, 1] RGB
@@ -62,6 +64,9 @@ class VQGANTrainer(BaseModel):
             ``ImgDataPreprocessor`` with mean = std = 127.5 and BGR to RGB.
         codebook_weight (float): weight of the quantizer's codebook + commitment loss.
             Defaults to 1.0.
+        color_weight (float): weight of the L1 loss between block means of x and x̂ (colour
+            fidelity). Defaults to 0.0.
+        color_pool (int): side of those blocks in pixels. Defaults to 8.
         perceptual_weight (float): weight of LPIPS; > 0 needs ``vgg16_checkpoint``. Defaults to 0.0.
         vgg16_checkpoint (str, optional): torchvision VGG16 weights for LPIPS. Defaults to None.
         lpips_heads_checkpoint (str, optional): LPIPS v0.1 ``vgg.pth``; None takes the installed
@@ -83,6 +88,8 @@ class VQGANTrainer(BaseModel):
                  discriminator: Optional[dict] = dict(type='mmdat.PatchDiscriminator'),
                  data_preprocessor: Optional[dict] = None,
                  codebook_weight: float = 1.0,
+                 color_weight: float = 0.0,
+                 color_pool: int = 8,
                  perceptual_weight: float = 0.0,
                  vgg16_checkpoint: Optional[str] = None,
                  lpips_heads_checkpoint: Optional[str] = None,
@@ -101,8 +108,11 @@ class VQGANTrainer(BaseModel):
                              f"quantizer must be 'vq', but got {generator['quantizer']!r}")
         if disc_start < 0:
             raise ValueError(f'disc_start must be >= 0, but got disc_start={disc_start}')
-        if perceptual_weight < 0:
-            raise ValueError(f'perceptual_weight must be >= 0, but got {perceptual_weight}')
+        if perceptual_weight < 0 or color_weight < 0:
+            raise ValueError(f'perceptual_weight and color_weight must be >= 0, but got '
+                             f'{perceptual_weight} and {color_weight}')
+        if color_pool < 1:
+            raise ValueError(f'color_pool must be >= 1, but got color_pool={color_pool}')
         if perceptual_weight > 0 and not vgg16_checkpoint:
             raise ValueError(
                 f'perceptual_weight={perceptual_weight} needs LPIPS, which needs VGG16 ImageNet '
@@ -116,6 +126,8 @@ class VQGANTrainer(BaseModel):
             generator['n_embed'], kmeans_iters=kmeans_iters, dead_code_iters=dead_code_iters)
         self.codebook_weight = codebook_weight
         self.perceptual_weight = perceptual_weight
+        self.color_weight = color_weight
+        self.color_pool = color_pool
         self.disc_start = disc_start
         self.disc_weight = disc_weight
         self.disc_factor = disc_factor
@@ -200,6 +212,11 @@ class VQGANTrainer(BaseModel):
                         use_gan: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         reconstruction_loss = F.l1_loss(reconstructions, images)
         log_vars = dict(loss_l1=reconstruction_loss.detach())
+        if self.color_weight > 0:
+            color = F.l1_loss(F.avg_pool2d(reconstructions, self.color_pool, ceil_mode=True),
+                              F.avg_pool2d(images, self.color_pool, ceil_mode=True))
+            reconstruction_loss = reconstruction_loss + self.color_weight * color
+            log_vars['loss_color'] = color.detach()
         if self.perceptual_loss is not None:
             perceptual = self.perceptual_loss(images, reconstructions).mean()
             reconstruction_loss = reconstruction_loss + self.perceptual_weight * perceptual

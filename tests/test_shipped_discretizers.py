@@ -1,0 +1,44 @@
+"""The discretizers shipped in checkpoints/: they load strictly and reconstruct the embedded val
+split at the PSNR that configs/vqgan/README.md documents."""
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from conftest import REPO_ROOT
+from PIL import Image
+
+from mmdat.datasets import prepare_embedded_dataset
+from mmdat.evaluation import psnr
+from mmdat.models.discretizers import TamingVQGAN, VQGANDiscretizer, get_vqgan_preset
+from mmdat.utils.checkpoint import load_checkpoint_file
+
+# preset: (file, val PSNR in dB as documented in configs/vqgan/README.md)
+SHIPPED = {
+    'embedded-tiny-f4-4096': ('vqgan_tiny_f4_embedded.pth', 22.06),
+    'embedded-tiny-f8-512': ('vqgan_tiny_f8_embedded.pth', 18.60),
+}
+
+
+@pytest.fixture(scope='module')
+def val_images(tmp_path_factory):
+    """The 100 val images of the embedded detection set (the val split does not depend on the
+    train split's size), RGB in [0, 1]."""
+    root = str(tmp_path_factory.mktemp('embedded_val'))
+    prepare_embedded_dataset(root, task='det', num_train=1, num_val=100)
+    names = sorted(os.listdir(osp.join(root, 'val')))
+    images = [np.asarray(Image.open(osp.join(root, 'val', name)).convert('RGB')) for name in names]
+    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255
+
+
+@pytest.mark.parametrize('preset', list(SHIPPED))
+def test_shipped_file_loads_strictly_and_keeps_the_documented_psnr(preset, val_images):
+    file_name, documented = SHIPPED[preset]
+    path = osp.join(REPO_ROOT, 'checkpoints', file_name)
+    network = TamingVQGAN(**get_vqgan_preset(preset).model_kwargs())
+    network.load_state_dict(load_checkpoint_file(path), strict=True)
+    discretizer = VQGANDiscretizer(preset=preset, checkpoint=path, chunk_size=25)
+    with torch.no_grad():
+        reconstructions = discretizer.discretize(val_images)
+    assert psnr(val_images, reconstructions).mean().item() == pytest.approx(documented, abs=0.5)
