@@ -33,6 +33,16 @@ def test_training_without_hook_says_what_to_add(det_inputs):
         model.data_preprocessor(det_inputs, training=True)
 
 
+def test_second_training_call_in_one_iteration_says_the_plan_was_used(det_inputs):
+    model = build_det_model(IDENTITY_DAT)
+    bind(model)
+    model.data_preprocessor(copy.deepcopy(det_inputs), training=True)
+    with pytest.raises(RuntimeError, match='second training batch within one iteration'):
+        model.data_preprocessor(copy.deepcopy(det_inputs), training=True)
+    stock = model.data_preprocessor(copy.deepcopy(det_inputs), training=False)  # still allowed
+    assert stock['inputs'].shape[0] == 2
+
+
 def test_unknown_options_are_refused():
     with pytest.raises(ValueError, match='train_on'):
         build_det_model(dict(IDENTITY_DAT, train_on='both'))

@@ -25,7 +25,7 @@ SHIPPED = {
 def val_images(tmp_path_factory):
     """The 100 val images of the embedded detection set (the val split does not depend on the
     train split's size), RGB in [0, 1]."""
-    root = str(tmp_path_factory.mktemp('embedded_val'))
+    root = str(tmp_path_factory.mktemp('embedded_val') / 'embedded_det')
     prepare_embedded_dataset(root, task='det', num_train=1, num_val=100)
     names = sorted(os.listdir(osp.join(root, 'val')))
     images = [np.asarray(Image.open(osp.join(root, 'val', name)).convert('RGB')) for name in names]

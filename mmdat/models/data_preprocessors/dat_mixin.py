@@ -25,6 +25,10 @@ BN_MODES = ('train', 'freeze', 'eval')
 MISSING_HOOK = ("{name} is asked for a training batch but no model is bound to it. Add the hook to "
                 "the config: custom_hooks = [dict(type='mmdat.DATHook')] (keep any hooks of the base "
                 'config in that list).')
+PLAN_USED = ('{name} is asked for a second training batch within one iteration, but DATHook plans '
+             'one DAT step per iteration and this one was already used. Call the preprocessor once '
+             'per training iteration; a further pass that needs no DAT step takes training=False '
+             '(the stock preprocessing).')
 
 
 @dataclass
@@ -155,8 +159,10 @@ class DATPreprocessorMixin:
         if not training or not self.dat_enabled:
             return data
         model = self._model_ref() if self._model_ref is not None else None
-        if model is None or self.dat_plan is None:
+        if model is None:
             raise RuntimeError(MISSING_HOOK.format(name=type(self).__name__))
+        if self.dat_plan is None:
+            raise RuntimeError(PLAN_USED.format(name=type(self).__name__))
         plan, self.dat_plan = self.dat_plan, None
         if not plan.active:
             return data

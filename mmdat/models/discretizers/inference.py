@@ -126,8 +126,8 @@ def encode(network: TamingVQGAN, images: torch.Tensor, attention: str = 'taming'
     latents = latents.float()
     batch, _, height, width = latents.shape
     if network.quantizer_type == 'gumbel':
-        indices = network.quantize.proj(latents).argmax(dim=1)
-        z_q = network.quantize.embed(indices).permute(0, 3, 1, 2)
+        indices = network.gumbel_codes(latents)
+        z_q = network.gumbel_embedding(indices)
     else:
         flat_indices = _nearest_codes(latents, network.quantize.embedding.weight)
         indices = flat_indices.view(batch, height, width)

@@ -7,6 +7,8 @@ downloads anything: ``url`` only says where the weights are published.
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .taming_vqgan import downsample_factor
+
 
 def _ddconfig(z_channels: int, ch_mult: list[int], attn_resolutions: list[int]) -> dict:
     """taming's ``ddconfig`` with the settings shared by every published first-stage model."""
@@ -48,7 +50,7 @@ class VQGANPreset:
     @property
     def downsample_factor(self) -> int:
         """Side of the image patch that one code stands for (f)."""
-        return 2**(len(self.ddconfig['ch_mult']) - 1)
+        return downsample_factor(self.ddconfig)
 
     def model_kwargs(self) -> dict:
         """Keyword arguments for :class:`TamingVQGAN`."""

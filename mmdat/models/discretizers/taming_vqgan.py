@@ -12,6 +12,22 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+#: Prefix of the VQGAN's keys inside an mmdat ``VQGANTrainer`` (mmengine) checkpoint.
+GENERATOR_PREFIX = 'generator.'
+
+
+def downsample_factor(ddconfig: dict) -> int:
+    """Side f of the image patch that one code stands for: 2^(levels - 1)."""
+    return 2**(len(ddconfig['ch_mult']) - 1)
+
+
+def generator_entries(state_dict: dict) -> dict:
+    """The ``generator.*`` entries of a ``VQGANTrainer`` state dict, without the prefix (empty when
+    there are none)."""
+    return {key[len(GENERATOR_PREFIX):]: value for key, value in state_dict.items()
+            if key.startswith(GENERATOR_PREFIX)}
+
+
 def _import_taming():
     try:
         from taming.modules.diffusionmodules.model import Decoder, Encoder
@@ -50,7 +66,7 @@ class TamingVQGAN(nn.Module):
         self.quantizer_type = quantizer
         self.ddconfig = dict(ddconfig)
         self.n_embed = n_embed
-        self.downsample_factor = 2 ** (len(ddconfig['ch_mult']) - 1)
+        self.downsample_factor = downsample_factor(ddconfig)
         self.encoder = Encoder(**ddconfig)
         with contextlib.redirect_stdout(io.StringIO()):  # taming's Decoder prints the z shape
             self.decoder = Decoder(**ddconfig)
@@ -89,12 +105,20 @@ class TamingVQGAN(nn.Module):
         z_q, vq_loss, indices = self.encode(images)
         return self.decode(z_q), vq_loss, indices
 
+    def gumbel_codes(self, latents: torch.Tensor) -> torch.Tensor:
+        """The deterministic Gumbel code of each position: the argmax of the logits, N×h×w."""
+        return self.quantize.proj(latents).argmax(dim=1)
+
+    def gumbel_embedding(self, indices: torch.Tensor) -> torch.Tensor:
+        """The Gumbel codebook rows of ``indices`` (N×h×w) as latents N×d×h×w."""
+        return self.quantize.embed(indices).permute(0, 3, 1, 2).contiguous()
+
     def _gumbel_argmax(self, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
                                                               torch.Tensor]:
         """Deterministic Gumbel quantization: the most likely code, with taming's KL term."""
         logits = self.quantize.proj(latents)
         indices = logits.argmax(dim=1)
-        z_q = self.quantize.embed(indices).permute(0, 3, 1, 2).contiguous()
+        z_q = self.gumbel_embedding(indices)
         probs = F.softmax(logits, dim=1)
         kl_to_uniform = torch.sum(probs * torch.log(probs * self.n_embed + 1e-10), dim=1).mean()
         return z_q, self.quantize.kl_weight * kl_to_uniform, indices

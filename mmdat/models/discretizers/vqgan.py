@@ -11,12 +11,10 @@ from mmdat.registry import MODELS
 from . import inference
 from .base import BaseDiscretizer
 from .presets import VQGAN_PRESETS, describe_architecture, get_vqgan_preset
-from .taming_vqgan import TamingVQGAN
+from .taming_vqgan import TamingVQGAN, downsample_factor, generator_entries
 
 #: Prefixes of training-only modules that taming / latent-diffusion checkpoints also hold.
 DROPPED_KEY_PREFIXES = ('loss.', 'model_ema.', 'discriminator.')
-#: Prefix of the VQGAN inside an mmdat (mmengine) VQGAN training model.
-GENERATOR_PREFIX = 'generator.'
 _REQUIRED_DDCONFIG_KEYS = ('ch', 'ch_mult', 'num_res_blocks', 'attn_resolutions', 'z_channels',
                            'resolution', 'in_channels', 'out_ch')
 _KEYS_SHOWN = 8
@@ -86,7 +84,7 @@ class VQGANDiscretizer(BaseDiscretizer):
         self.attention = attention
         self.channels_last = bool(channels_last)
         self.precision = precision
-        self.downsample_factor = 2**(len(self.model_kwargs['ddconfig']['ch_mult']) - 1)
+        self.downsample_factor = downsample_factor(self.model_kwargs['ddconfig'])
         self.num_codes = self.model_kwargs['n_embed']
         self._network: Optional[TamingVQGAN] = None
 
@@ -283,9 +281,9 @@ def _vqgan_state_dict(loaded: object, checkpoint: str) -> dict:
         found = sorted(loaded)[:_KEYS_SHOWN] if isinstance(loaded, dict) else type(loaded).__name__
         raise ValueError(f'{checkpoint!r} is neither a state dict nor a checkpoint with a '
                          f"'state_dict' entry (found {found})")
-    if any(key.startswith(GENERATOR_PREFIX) for key in state_dict):
-        return {key[len(GENERATOR_PREFIX):]: value for key, value in state_dict.items()
-                if key.startswith(GENERATOR_PREFIX)}
+    generator = generator_entries(state_dict)
+    if generator:
+        return generator
     return {key: value for key, value in state_dict.items()
             if not key.startswith(DROPPED_KEY_PREFIXES)}
 

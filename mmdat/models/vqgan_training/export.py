@@ -4,9 +4,8 @@ from typing import Optional
 import torch
 from mmengine.config import Config
 
-from mmdat.models.discretizers.taming_vqgan import TamingVQGAN
-
-GENERATOR_PREFIX = 'generator.'
+from mmdat.models.discretizers.taming_vqgan import (GENERATOR_PREFIX, TamingVQGAN,
+                                                    generator_entries)
 
 
 def generator_state_dict(checkpoint: dict, source: str = 'checkpoint') -> dict[str, torch.Tensor]:
@@ -18,11 +17,9 @@ def generator_state_dict(checkpoint: dict, source: str = 'checkpoint') -> dict[s
         source (str): name of the checkpoint, for error messages. Defaults to ``'checkpoint'``.
     """
     state_dict = checkpoint.get('state_dict', checkpoint)
-    generator = {
-        key[len(GENERATOR_PREFIX):]: value.detach().to('cpu', torch.float32).contiguous().clone()
-        for key, value in state_dict.items()
-        if key.startswith(GENERATOR_PREFIX) and isinstance(value, torch.Tensor)
-    }
+    generator = {key: value.detach().to('cpu', torch.float32).contiguous().clone()
+                 for key, value in generator_entries(state_dict).items()
+                 if isinstance(value, torch.Tensor)}
     if not generator:
         raise KeyError(f'{source} holds no {GENERATOR_PREFIX}* keys, so it is not a VQGANTrainer '
                        f'checkpoint (first keys: {sorted(state_dict)[:5]})')
