@@ -1,6 +1,7 @@
 # Stage 1 of mmdat's shipped discretizer, a tiny taming VQGAN (f4, K=4096, d=4) on the embedded
 # detection dataset's train split: 1000 iterations on 64 px crops (cheap iterations for textures).
-# Stage 2, vqgan_tiny_f4_4096_embedded.py, fine-tunes it on whole images. See configs/vqgan/README.md.
+# Stage 2, vqgan_tiny_f4_4096_embedded.py, fine-tunes it on whole images.
+# See configs/vqgan/README.md.
 _base_ = ['./vqgan_tiny_f8_embedded.py']
 
 # f4 keeps 4x4 patches per visual word (40x40 words at 160 px): the fidelity DAT's Eq. 7 needs on

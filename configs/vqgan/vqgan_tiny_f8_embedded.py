@@ -1,5 +1,6 @@
 # A tiny taming VQGAN (f8, K=512, d=8; 1.04M parameters, a 4.0 MiB fp32 state dict) trained on
-# the embedded detection dataset: mmdat's shipped checkpoints/vqgan_tiny_f8_embedded.pth.
+# the embedded detection dataset: checkpoints/vqgan_tiny_f8_embedded.pth, mmdat's first shipped
+# discretizer (preset 'embedded-tiny-f8-512'), kept for reproducibility; the default is now f4-4096.
 # Result: val PSNR 18.60 dB, codebook usage 0.979, perplexity 238 (see configs/vqgan/README.md).
 # Data: .venv/bin/python tools/make_embedded_dataset.py --out-dir data/embedded_det --task det
 # Train: .venv/bin/python tools/train.py configs/vqgan/vqgan_tiny_f8_embedded.py --work-dir DIR
