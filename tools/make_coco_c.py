@@ -14,6 +14,8 @@ import os
 import os.path as osp
 import sys
 
+import numpy as np
+
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmdat.apis import ConfigError, readable_errors  # noqa: E402
 
@@ -34,8 +36,11 @@ def corrupt_one(task: tuple) -> int:
     """Corrupt one image for every (corruption, severity); returns the number of files written."""
     import cv2
 
+    from mmdat.datasets.transforms import image_key, write_image
     from mmdat.evaluation.robustness import corrupt_image, corruption_seed
     root, relative, out_dir, corruptions, severities, seed = task
+    key = image_key(osp.join(root, relative), root)  # the name and seed test_robustness.py uses
+    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if relative.lower().endswith(('.jpg', '.jpeg')) else []
     image = None
     written = 0
     for corruption in corruptions:
@@ -47,16 +52,9 @@ def corrupt_one(task: tuple) -> int:
                 image = cv2.imread(osp.join(root, relative), cv2.IMREAD_COLOR)
                 if image is None:
                     raise OSError(f'cannot read the image {osp.join(root, relative)}')
-            key = relative.replace(os.sep, '/')
             corrupted = corrupt_image(image[..., ::-1].copy(), corruption, severity,
                                       corruption_seed(key, corruption, severity, seed))
-            os.makedirs(osp.dirname(target), exist_ok=True)
-            temporary = target + '.tmp' + osp.splitext(target)[1]
-            params = [cv2.IMWRITE_JPEG_QUALITY, 95] if target.lower().endswith(
-                ('.jpg', '.jpeg')) else []
-            if not cv2.imwrite(temporary, corrupted[..., ::-1], params):
-                raise OSError(f'cannot write {temporary}')
-            os.replace(temporary, target)
+            write_image(target, np.ascontiguousarray(corrupted[..., ::-1]), params)
             written += 1
     return written
 

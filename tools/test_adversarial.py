@@ -12,7 +12,9 @@ import sys
 from fractions import Fraction
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmdat.apis import ConfigError, load_tool_config, readable_errors  # noqa: E402
+from mmdat.apis import (ConfigError, add_evaluation_arguments,  # noqa: E402
+                        check_evaluation_arguments, load_tool_config, parse_tool_args,
+                        readable_errors)
 
 
 def budget(text: str) -> float:
@@ -24,11 +26,10 @@ def budget(text: str) -> float:
 
 
 def main() -> None:
-    from mmengine.config import DictAction
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config', help='test config file (mmdet or mmpretrain)')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--out', required=True, help='directory for adversarial.json/.md/.png')
+    add_evaluation_arguments(parser, 'adversarial.json, .md, .png and adversarial_cells/')
     parser.add_argument('--attacks', nargs='+', default=['fgsm', 'pgd'], help='fgsm and/or pgd')
     parser.add_argument('--norms', nargs='+', default=['linf', 'l2'], help='linf and/or l2')
     parser.add_argument('--eps-linf', nargs='+', type=budget, default=[1 / 255, 4 / 255],
@@ -37,19 +38,10 @@ def main() -> None:
                         help='L2 budgets per image in [0, 1]; default: 0.25 1.0')
     parser.add_argument('--steps', type=int, default=10, help='PGD steps')
     parser.add_argument('--step-size', type=budget, help='PGD step (default 2.5 eps / steps)')
-    parser.add_argument('--num-images', type=int, help='evaluate the first N images only')
-    parser.add_argument('--workers', type=int, default=2, help='dataloader workers')
-    parser.add_argument('--seed', type=int, default=0, help='seed of the random starts')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override settings of the config')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
+    args = parse_tool_args(parser)
     with readable_errors():
         from mmdat.evaluation.robustness import (AdversarialBenchmark, AttackSpec, check_attack,
                                                  write_adversarial_reports)
-        from mmdat.utils.checkpoint import check_checkpoint_fits
         specs = []
         try:
             for method in args.attacks:
@@ -59,15 +51,11 @@ def main() -> None:
                         specs.append(AttackSpec(method, norm, eps, args.steps, args.step_size))
         except ValueError as err:
             raise ConfigError(str(err)) from None
-        if args.num_images is not None and args.num_images < 1:
-            raise ConfigError(f'--num-images must be >= 1, but got {args.num_images}')
-        if not osp.isfile(args.checkpoint):
-            raise ConfigError(f'checkpoint file not found: {args.checkpoint}')
+        check_evaluation_arguments(args)
         cfg = load_tool_config(args.config, args.cfg_options, args.launcher)
         benchmark = AdversarialBenchmark(
             cfg, args.checkpoint, args.out, specs, num_images=args.num_images,
-            workers=args.workers, seed=args.seed,
-            checkpoint_check=lambda runner, path: check_checkpoint_fits(runner.model, path))
+            workers=args.workers, seed=args.seed)
         print(write_adversarial_reports(benchmark.run(), args.out))
 
 

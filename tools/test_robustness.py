@@ -15,26 +15,22 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmdat.apis import ConfigError, load_tool_config, readable_errors  # noqa: E402
+from mmdat.apis import (ConfigError, add_evaluation_arguments,  # noqa: E402
+                        check_evaluation_arguments, load_tool_config, parse_tool_args,
+                        readable_errors)
 
 
 def parse_args() -> argparse.Namespace:
     from mmdat.evaluation.robustness.corruptions import CORRUPTION_SETS, SEVERITIES
-    from mmengine.config import DictAction
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config', help='test config file (mmdet or mmpretrain)')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--out', required=True,
-                        help='directory for robustness.json, robustness.md, plots and cells/')
+    add_evaluation_arguments(parser, 'robustness.json, robustness.md, plots and cells/')
     parser.add_argument(
         '--corruptions', nargs='+', default=['benchmark'],
         help=f'sets ({", ".join(CORRUPTION_SETS)}) or corruption names; default: benchmark')
     parser.add_argument('--severities', nargs='+', type=int, default=list(SEVERITIES),
                         help='severities in 1-5 (clean is always evaluated); default: 1 2 3 4 5')
-    parser.add_argument('--num-images', type=int, help='evaluate the first N images only')
-    parser.add_argument('--workers', type=int, default=2,
-                        help='dataloader workers that corrupt images while the model runs')
-    parser.add_argument('--seed', type=int, default=0, help='base seed of the corruptions')
     parser.add_argument('--cache-dir', help='corruption cache (default: <out>/../corruption_cache)')
     parser.add_argument('--no-cache', action='store_true', help='corrupt without caching')
     parser.add_argument('--corrupted-dir',
@@ -42,12 +38,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--baseline',
                         help='classifiers: mCE baseline, a robustness.json of another model or a '
                              'JSON {"name", "errors": {corruption: mean error}}; default: AlexNet')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override settings of the config')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    return parser.parse_args()
+    return parse_tool_args(parser)
 
 
 def main() -> None:
@@ -56,16 +47,12 @@ def main() -> None:
         from mmdat.evaluation.robustness import (CorruptionBenchmark, check_severities,
                                                  corruption_errors, resolve_corruptions,
                                                  write_reports)
-        from mmdat.utils.checkpoint import check_checkpoint_fits
         try:
             corruptions = resolve_corruptions(args.corruptions)
             severities = check_severities(args.severities)
         except ValueError as err:
             raise ConfigError(str(err)) from None
-        if args.num_images is not None and args.num_images < 1:
-            raise ConfigError(f'--num-images must be >= 1, but got {args.num_images}')
-        if not osp.isfile(args.checkpoint):
-            raise ConfigError(f'checkpoint file not found: {args.checkpoint}')
+        check_evaluation_arguments(args)
         if args.corrupted_dir and not osp.isdir(args.corrupted_dir):
             raise ConfigError(f'--corrupted-dir {args.corrupted_dir} is not a directory')
         baseline = None
@@ -80,8 +67,7 @@ def main() -> None:
         benchmark = CorruptionBenchmark(
             cfg, args.checkpoint, args.out, corruptions, severities, num_images=args.num_images,
             workers=args.workers, seed=args.seed, cache_dir=cache_dir,
-            corrupted_dir=args.corrupted_dir,
-            checkpoint_check=lambda runner, path: check_checkpoint_fits(runner.model, path))
+            corrupted_dir=args.corrupted_dir)
         result = benchmark.run()
         if 'top1' in result['summary']['metrics']:
             result['corruption_errors'] = corruption_errors(result['clean'], {

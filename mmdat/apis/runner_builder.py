@@ -22,6 +22,30 @@ from mmdat.utils.checkpoint import CheckpointLoadError
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments tools/train.py and tools/test.py share (after their positional ones)."""
     parser.add_argument('--work-dir', help='the dir to save logs, models and evaluation results')
+    add_launch_arguments(parser)
+
+
+def add_evaluation_arguments(parser: argparse.ArgumentParser, outputs: str) -> None:
+    """The arguments of the robustness tools (test_robustness.py, test_adversarial.py) after their
+    ``config checkpoint``: ``--out`` (for ``outputs``), the image subset, workers, seed, launch."""
+    parser.add_argument('--out', required=True, help=f'directory for {outputs}')
+    parser.add_argument('--num-images', type=int, help='evaluate the first N images only')
+    parser.add_argument('--workers', type=int, default=2,
+                        help='dataloader workers (they prepare images while the model runs)')
+    parser.add_argument('--seed', type=int, default=0, help='base seed of the random draws')
+    add_launch_arguments(parser)
+
+
+def check_evaluation_arguments(args: argparse.Namespace) -> None:
+    """Refuse, before any work, the evaluation arguments that cannot work."""
+    if args.num_images is not None and args.num_images < 1:
+        raise ConfigError(f'--num-images must be >= 1, but got {args.num_images}')
+    if not osp.isfile(args.checkpoint):
+        raise ConfigError(f'checkpoint file not found: {args.checkpoint}')
+
+
+def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--cfg-options``, ``--launcher`` and ``--local-rank``, as in mmdet's tools."""
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings of the config, e.g. train_cfg.max_iters=10')

@@ -74,32 +74,27 @@ def val_images(data_root: str, num_images: int) -> torch.Tensor:
 
 
 def fidelity(discretizer, images: torch.Tensor, batch_size: int) -> dict:
-    """PSNR, colour shift, usage, perplexity and the codebook's nearest-neighbour distances."""
-    import math
-    from mmdat.evaluation import color_shift, psnr
+    """PSNR, colour shift, usage and perplexity (``ReconstructionMetric``), and the codebook's
+    nearest-neighbour distances."""
+    from mmdat.evaluation import ReconstructionMetric
     network = discretizer.network
     num_codes = network.quantize.embedding.weight.shape[0]
-    counts = torch.zeros(num_codes, dtype=torch.long)
-    psnrs, shifts, grid = [], [], []
+    metric = ReconstructionMetric(codebook_size=num_codes)
+    grid = None
     for start in range(0, len(images), batch_size):
         batch = images[start:start + batch_size]
         with torch.no_grad():
             reconstruction, codes = discretizer.discretize_with_codes(batch)
-        psnrs += psnr(batch, reconstruction).tolist()
-        shifts += color_shift(batch, reconstruction).tolist()
-        counts += torch.bincount(codes.reshape(-1), minlength=num_codes)
-        if start == 0:
+        metric.process(None, [dict(input=image, reconstruction=rec, indices=code)
+                              for image, rec, code in zip(batch, reconstruction, codes)])
+        if grid is None:
             grid = (batch[:6], reconstruction[:6])
-    frequencies = counts.double() / counts.sum()
-    nonzero = frequencies[frequencies > 0]
     codebook = network.quantize.embedding.weight.detach().double()
     distances = torch.cdist(codebook, codebook)
     distances.fill_diagonal_(float('inf'))
     nearest = distances.min(dim=1).values
     return dict(K=num_codes, d=codebook.shape[1], f=network.downsample_factor,
-                psnr=float(sum(psnrs) / len(psnrs)), color_shift=float(sum(shifts) / len(shifts)),
-                codebook_usage=float((counts > 0).double().mean()),
-                perplexity=float(math.exp(-(nonzero * nonzero.log()).sum())),
+                **metric.compute_metrics(metric.results),
                 nn_distance_median=float(nearest.median()), nn_distance_min=float(nearest.min()),
                 code_norm_median=float(codebook.norm(dim=1).median()),
                 parameters=sum(p.numel() for p in network.parameters())), grid
@@ -125,6 +120,7 @@ def attack_statistics(cfg, model, discretizers, eps_values, num_images, seed) ->
     noise of the same per-image norm, averaged over the val batches."""
     from mmengine.runner import Runner
     from mmdat.models.attacks import build_attack, per_sample_norm
+    from mmdat.models.full_loss import full_loss
     from mmdat.models.pixel_domain import PixelDomain
     loader_cfg = cfg.test_dataloader.copy()
     loader_cfg.dataset.indices = num_images
@@ -149,9 +145,7 @@ def attack_statistics(cfg, model, discretizers, eps_values, num_images, seed) ->
                 valid = domain.valid_mask(inputs, samples)
 
                 def loss_at(images):
-                    losses = model(domain.from_unit_rgb(images, inputs, valid), samples,
-                                   mode='loss')
-                    return model.parse_losses(losses)[0]
+                    return full_loss(model, domain.from_unit_rgb(images, inputs, valid), samples)
 
                 x = domain.to_unit_rgb(inputs)
                 x_hat, codes_hat = discretizer.discretize_with_codes(x)

@@ -3,13 +3,13 @@ cached on disk, or read from a pre-generated corruption directory."""
 import hashlib
 import os
 import os.path as osp
-from typing import Optional
+from typing import Optional, Sequence
 
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 
-from mmdat.evaluation.robustness.corruptions import (SEVERITIES, corrupt_image,
+from mmdat.evaluation.robustness.corruptions import (CORRUPTION_SETS, SEVERITIES, corrupt_image,
                                                      corruption_seed, library_version,
                                                      resolve_corruptions)
 from mmdat.registry import TRANSFORMS
@@ -20,6 +20,16 @@ def image_key(img_path: str, image_root: Optional[str]) -> str:
     the path below ``<corruption>/<severity>/`` in the COCO-C layout, and the seed's image id."""
     relative = osp.relpath(img_path, image_root) if image_root else osp.basename(img_path)
     return relative.replace(os.sep, '/')
+
+
+def write_image(path: str, image_bgr: np.ndarray, params: Sequence[int] = ()) -> None:
+    """Write an image atomically (a temporary file, then a rename): parallel writers and an
+    interrupted run never leave a partial file at ``path``."""
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    temporary = f'{path}.{os.getpid()}.tmp{osp.splitext(path)[1]}'
+    if not cv2.imwrite(temporary, image_bgr, list(params)):
+        raise OSError(f'could not write {temporary}')
+    os.replace(temporary, path)
 
 
 class CorruptionCache:
@@ -48,11 +58,7 @@ class CorruptionCache:
         return cv2.imread(path, cv2.IMREAD_COLOR)
 
     def put(self, path: str, image_bgr: np.ndarray) -> None:
-        os.makedirs(osp.dirname(path), exist_ok=True)
-        temporary = f'{path}.{os.getpid()}.tmp.png'
-        if not cv2.imwrite(temporary, image_bgr):
-            raise OSError(f'could not write the corruption cache file {temporary}')
-        os.replace(temporary, path)
+        write_image(path, image_bgr)
 
 
 @TRANSFORMS.register_module()
@@ -80,7 +86,7 @@ class CorruptImage(BaseTransform):
                  cache_dir: Optional[str] = None, corrupted_dir: Optional[str] = None,
                  image_root: Optional[str] = None) -> None:
         resolve_corruptions([corruption])
-        if corruption in ('benchmark', 'all', 'noise', 'blur', 'weather', 'digital', 'holdout'):
+        if corruption in CORRUPTION_SETS:
             raise ValueError(f'CorruptImage takes one corruption, but got the set {corruption!r}')
         if severity not in SEVERITIES:
             raise ValueError(f'severity must be in 1-5, but got severity: {severity}')

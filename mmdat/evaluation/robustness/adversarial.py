@@ -8,6 +8,7 @@ import torch
 from mmengine.runner import Runner
 
 from mmdat.models.attacks import build_attack
+from mmdat.models.full_loss import full_loss
 from mmdat.models.pixel_domain import PixelDomain
 from .benchmark import CellBenchmark, numeric_metrics
 from .summary import headline_metrics
@@ -64,7 +65,7 @@ class AdversarialBenchmark(CellBenchmark):
     """Clean and adversarial evaluation of one checkpoint, resumable cell by cell.
 
     Args:
-        cfg, checkpoint, out_dir, num_images, workers, checkpoint_check: as :class:`CellBenchmark`.
+        cfg, checkpoint, out_dir, num_images, workers: as :class:`CellBenchmark`.
         attacks (list[AttackSpec]): the cells.
         seed (int): seed of the random starts. Defaults to 0.
     """
@@ -72,9 +73,9 @@ class AdversarialBenchmark(CellBenchmark):
     cells_dirname = 'adversarial_cells'
 
     def __init__(self, cfg, checkpoint: str, out_dir: str, attacks: List[AttackSpec],
-                 num_images: Optional[int] = None, workers: Optional[int] = None, seed: int = 0,
-                 checkpoint_check=None) -> None:
-        super().__init__(cfg, checkpoint, out_dir, num_images, workers, checkpoint_check)
+                 num_images: Optional[int] = None, workers: Optional[int] = None,
+                 seed: int = 0) -> None:
+        super().__init__(cfg, checkpoint, out_dir, num_images, workers)
         self.attacks = {(spec.name, f'{spec.eps:.6g}'): spec for spec in attacks}
         self.seed = seed
         self.identity.update(seed=seed, attacks=[asdict(spec) for spec in attacks])
@@ -109,8 +110,7 @@ class AdversarialBenchmark(CellBenchmark):
         x = domain.to_unit_rgb(inputs)
 
         def loss_at(images: torch.Tensor) -> torch.Tensor:
-            losses = model(domain.from_unit_rgb(images, inputs, valid), samples, mode='loss')
-            return model.parse_losses(losses)[0]
+            return full_loss(model, domain.from_unit_rgb(images, inputs, valid), samples)
 
         result = attack.run(x, loss_at, valid, generator)
         return domain.from_unit_rgb((x + result.delta).clamp(0, 1), inputs, valid)

@@ -10,7 +10,7 @@ import json
 import os
 import os.path as osp
 import time
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, ConfigDict
 from mmengine.dist import is_main_process
@@ -20,6 +20,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner, TestLoop
 from mmengine.utils import ProgressBar
 
+from mmdat.utils.checkpoint import check_checkpoint_fits
 from .corruptions import library_version
 from .summary import summarize
 
@@ -109,15 +110,15 @@ class CellBenchmark:
         out_dir (str): the output directory.
         num_images (int, optional): evaluate the first N images only. Defaults to None (all).
         workers (int, optional): dataloader worker processes. Defaults to None (the config's).
-        checkpoint_check (callable, optional): ``(runner, checkpoint) -> None``; raises when the
-            checkpoint does not fit the model. Called before any evaluation.
+
+    Before any evaluation the checkpoint's keys and shapes are checked against the config's model
+    (:func:`mmdat.utils.checkpoint.check_checkpoint_fits`).
     """
 
     cells_dirname = 'cells'
 
     def __init__(self, cfg: Config, checkpoint: str, out_dir: str,
-                 num_images: Optional[int] = None, workers: Optional[int] = None,
-                 checkpoint_check: Optional[Callable[[Runner, str], None]] = None) -> None:
+                 num_images: Optional[int] = None, workers: Optional[int] = None) -> None:
         if cfg.get('test_dataloader') is None or cfg.get('test_evaluator') is None:
             raise RobustnessError('the config has no test_dataloader / test_evaluator: add them (an '
                                   'mmdet or mmpretrain test config has both)')
@@ -126,7 +127,6 @@ class CellBenchmark:
         self.out_dir = out_dir
         self.num_images = num_images
         self.workers = workers
-        self.checkpoint_check = checkpoint_check
         self.cells_dir = osp.join(out_dir, self.cells_dirname)
         self.identity = dict(
             config=osp.abspath(cfg.filename) if cfg.filename else None,
@@ -210,8 +210,7 @@ class CellBenchmark:
             default_hooks.pop(name, None)
         cfg.default_hooks = default_hooks
         runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
-        if self.checkpoint_check is not None:
-            self.checkpoint_check(runner, self.checkpoint)
+        check_checkpoint_fits(runner.model, self.checkpoint)
         runner.call_hook('before_run')
         runner.load_checkpoint(self.checkpoint, map_location='cpu', strict=True)
         return runner
@@ -243,7 +242,7 @@ class CorruptionBenchmark(CellBenchmark):
     """Clean and corrupted evaluation (COCO-C / ImageNet-C) of one checkpoint.
 
     Args:
-        cfg, checkpoint, out_dir, num_images, workers, checkpoint_check: as :class:`CellBenchmark`.
+        cfg, checkpoint, out_dir, num_images, workers: as :class:`CellBenchmark`.
         corruptions (list[str]): corruption names (already resolved).
         severities (list[int]): severities in 1-5.
         seed (int): base seed of the per-image corruption seeds. Defaults to 0.
@@ -254,9 +253,8 @@ class CorruptionBenchmark(CellBenchmark):
     def __init__(self, cfg: Config, checkpoint: str, out_dir: str, corruptions: Sequence[str],
                  severities: Sequence[int], num_images: Optional[int] = None,
                  workers: Optional[int] = None, seed: int = 0, cache_dir: Optional[str] = None,
-                 corrupted_dir: Optional[str] = None,
-                 checkpoint_check: Optional[Callable[[Runner, str], None]] = None) -> None:
-        super().__init__(cfg, checkpoint, out_dir, num_images, workers, checkpoint_check)
+                 corrupted_dir: Optional[str] = None) -> None:
+        super().__init__(cfg, checkpoint, out_dir, num_images, workers)
         self.corruptions = list(corruptions)
         self.severities = list(severities)
         self.seed = seed

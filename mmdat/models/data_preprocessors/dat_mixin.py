@@ -17,6 +17,7 @@ from torch import Tensor
 
 from mmdat.registry import MODELS
 from ..attacks import AttackResult, build_attack, per_sample_norm
+from ..full_loss import full_loss
 from ..pixel_domain import PixelDomain
 
 TRAIN_ON = ('adv', 'clean+adv', 'separate', 'fused')
@@ -185,12 +186,6 @@ class DATPreprocessorMixin:
     valid_mask = staticmethod(PixelDomain.valid_mask)
 
     # -- the step -------------------------------------------------------------------------------------
-    def _model_loss(self, model: nn.Module, inputs: Tensor, data_samples: List[Any]) -> Tensor:
-        """The full training loss: every ``*loss*`` term summed, as ``parse_losses`` does."""
-        losses = model(inputs, data_samples, mode='loss')
-        loss, _ = model.parse_losses(losses)
-        return loss
-
     def _amp_scale(self) -> float:
         wrapper = self._optim_wrapper_ref() if self._optim_wrapper_ref is not None else None
         scaler = getattr(wrapper, 'loss_scaler', None)
@@ -224,7 +219,7 @@ class DATPreprocessorMixin:
         stats: Dict[str, float] = {}
 
         def loss_at(images: Tensor) -> Tensor:
-            return self._model_loss(model, self.from_unit_rgb(images, inputs, valid), samples)
+            return full_loss(model, self.from_unit_rgb(images, inputs, valid), samples)
 
         if self.train_on == 'fused':
             result = self._fused_attack(model, inputs, samples, x, valid, generator, plan, stats)
@@ -232,7 +227,7 @@ class DATPreprocessorMixin:
         else:
             if self.train_on == 'separate':
                 with torch.enable_grad():
-                    clean_loss = self._model_loss(model, inputs, samples)
+                    clean_loss = full_loss(model, inputs, samples)
                 self._backward_locally(clean_loss)
                 stats['loss_clean'] = float(clean_loss.detach())
             x_hat, codes_clean = self.discretizer.discretize_with_codes(x)
@@ -258,7 +253,7 @@ class DATPreprocessorMixin:
             if codes_center is not None and codes_adv is not None:
                 stats['code_flip'] = float((codes_center != codes_adv).float().mean())
             with torch.no_grad(), bn_mode_context(model, 'freeze'):
-                stats['loss_adv'] = float(self._model_loss(model, adv_inputs, samples))
+                stats['loss_adv'] = float(full_loss(model, adv_inputs, samples))
         visuals = None
         if plan.num_visuals > 0:
             k = min(plan.num_visuals, x.shape[0])
@@ -279,7 +274,7 @@ class DATPreprocessorMixin:
         (Eq. 7 with x̂ ≈ x): parameters' gradients and the input gradient come from one backward."""
         clean_inputs = inputs.detach().clone().requires_grad_(True)
         with torch.enable_grad():
-            clean_loss = self._model_loss(model, clean_inputs, data_samples)
+            clean_loss = full_loss(model, clean_inputs, data_samples)
         applied = self._backward_locally(clean_loss)
         stats['loss_clean'] = float(clean_loss.detach())
         input_grad = clean_inputs.grad if clean_inputs.grad is not None else torch.zeros_like(inputs)

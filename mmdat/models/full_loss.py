@@ -1,0 +1,11 @@
+"""The loss DAT attacks and the adversarial evaluation maximises: the model's whole training loss."""
+from typing import Any, List
+
+import torch.nn as nn
+from torch import Tensor
+
+
+def full_loss(model: nn.Module, inputs: Tensor, data_samples: List[Any]) -> Tensor:
+    """Every ``*loss*`` term of ``model(inputs, data_samples, mode='loss')`` summed, as mmengine's
+    ``parse_losses`` does (for YOLOv3 ``loss_cls + loss_conf + loss_xy + loss_wh``)."""
+    return model.parse_losses(model(inputs, data_samples, mode='loss'))[0]
