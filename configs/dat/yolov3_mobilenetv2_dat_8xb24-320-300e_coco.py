@@ -1,19 +1,10 @@
-# YOLOv3-MobileNetV2 at 320 px on COCO with Discrete Adversarial Training (the paper's Table 4 setting,
-# discretizer: the OpenImages f8-16384 VQGAN of latent-diffusion, as in the paper's Table 5).
-# Put vq-f8.zip (or its model.ckpt) at checkpoints/ or give its URL (downloaded once, when online).
-_base_ = ['mmdet::yolo/yolov3_mobilenetv2_8xb24-320-300e_coco.py']
+# DAT twin of ../yolov3/yolov3_mobilenetv2_8xb24-320-300e_coco.py (paper Table 4, YOLOv3-320, MobileNetV2),
+# with the paper's DAT settings (../_base_/dat/dat_openimages_f8_16384.py).
+_base_ = [
+    '../yolov3/yolov3_mobilenetv2_8xb24-320-300e_coco.py',
+    '../_base_/dat/dat_openimages_f8_16384.py'
+]
 custom_imports = dict(imports=['mmdat'], allow_failed_imports=False)
 
-model = dict(
-    data_preprocessor=dict(
-        type='mmdat.DATDataPreprocessor',
-        dat=dict(
-            discretizer=dict(
-                type='mmdat.VQGANDiscretizer',
-                preset='openimages-f8-16384',
-                checkpoint='checkpoints/vq-f8.zip',
-                chunk_size=8),
-            attack=dict(type='l2', eps=0.1, step_size=0.1, steps=1, random_start_prob=0.8),
-            train_on='clean+adv',
-            bn_mode='train')))
+model = dict(data_preprocessor=dict(type='mmdat.DATDataPreprocessor', dat={{_base_.dat}}))
 custom_hooks = [dict(type='mmdat.DATHook')]

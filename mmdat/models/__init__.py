@@ -1,1 +1,2 @@
-from . import attacks, data_preprocessors, discretizers, vqgan_training  # noqa: F401  (registers components)
+from . import (attacks, backbones, data_preprocessors, dense_heads, detectors,  # noqa: F401
+               discretizers, layers, necks, task_modules, vqgan_training)  # (registers components)

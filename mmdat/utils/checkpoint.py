@@ -181,18 +181,23 @@ def check_checkpoint_fits(model: torch.nn.Module, filename: str) -> None:
         raise CheckpointLoadError(f'{filename} holds no state dict (got {type(checkpoint).__name__})')
     state_dict = {key[len('module.'):] if key.startswith('module.') else key: value
                   for key, value in state_dict.items()}
-    expected = model.state_dict()
+    mismatch = describe_mismatch(state_dict, model.state_dict())
+    if mismatch:
+        raise CheckpointLoadError(f'{filename} does not fit the model of the config: {mismatch}')
+
+
+def describe_mismatch(state_dict: dict, expected: dict) -> str:
+    """What keeps ``state_dict`` from loading strictly into a model whose state dict is ``expected``
+    (missing, unexpected and mis-shaped keys, a few of each named), or ``''`` when it fits."""
     missing = sorted(set(expected) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(expected))
-    mismatched = sorted(key for key in set(expected) & set(state_dict)
+    mismatched = sorted(f'{key} {tuple(state_dict[key].shape)} vs {tuple(expected[key].shape)}'
+                        for key in set(expected) & set(state_dict)
                         if hasattr(state_dict[key], 'shape')
                         and tuple(state_dict[key].shape) != tuple(expected[key].shape))
 
     def first(keys: List[str]) -> str:
         return ', '.join(keys[:3]) + (f' (+{len(keys) - 3} more)' if len(keys) > 3 else '')
 
-    problems = [f'{len(keys)} {kind} keys: {first(keys)}' for kind, keys in (
-        ('missing', missing), ('unexpected', unexpected), ('shape-mismatched', mismatched)) if keys]
-    if problems:
-        raise CheckpointLoadError(f'{filename} does not fit the model of the config: '
-                                  + '; '.join(problems))
+    return '; '.join(f'{len(keys)} {kind} keys: {first(keys)}' for kind, keys in (
+        ('missing', missing), ('unexpected', unexpected), ('shape-mismatched', mismatched)) if keys)

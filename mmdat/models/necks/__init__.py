@@ -1,0 +1,3 @@
+from .bifpn import BiFPN, bifpn_topology
+
+__all__ = ['BiFPN', 'bifpn_topology']

@@ -1,0 +1,3 @@
+from .anchor_generator import EFFICIENTDET_ASPECTS, EfficientDetAnchorGenerator
+
+__all__ = ['EFFICIENTDET_ASPECTS', 'EfficientDetAnchorGenerator']

@@ -1,0 +1,21 @@
+# Test-sized EfficientDet-Lite0 run (pretrained backbone): 16 train / 8 val images at 96 px padded to
+# 128, iteration-based, logs every iteration. Run from a scratch working directory.
+_base_ = ['../../configs/efficientdet/efficientdet-lite0_8xb8-192-30e_embedded.py']
+
+data_root = 'data/embedded_det_tiny/'
+settings = dict(seed=0, num_train=16, num_val=8, image_size=96)
+image_size = 128
+model = dict(image_size=image_size, test_cfg=dict(score_thr=0.0, max_per_img=20))
+train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
+                        dataset=dict(data_root=data_root, **settings))
+val_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
+                      dataset=dict(data_root=data_root, **settings))
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
+test_evaluator = val_evaluator
+
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=4, val_interval=100)
+param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=4)]
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(by_epoch=False, interval=4))
+log_processor = dict(window_size=1, by_epoch=False)
+randomness = dict(seed=0)
