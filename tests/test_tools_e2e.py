@@ -98,3 +98,16 @@ def test_resnet_with_mixup_trains_with_dat_and_draws_grids(scratch):
     assert scalars[4]['dat/nonfinite'] == 0
     assert len(glob.glob(osp.join(work_dir, '*', 'vis_data', 'vis_image', 'dat_examples_*.png'))) == 2
     assert 'accuracy/top1' in proc.stdout
+
+
+def test_efficientdet_lite0_trains_with_dat_and_reports_coco_map(scratch):
+    config = osp.join(CONFIGS, 'efficientdet_tiny_embedded_dat.py')
+    work_dir = osp.join(scratch, 'efficientdet_dat')
+    run_tool('train.py', config, '--work-dir', work_dir, cwd=scratch)
+    scalars = iteration_scalars(work_dir)
+    assert sorted(scalars) == [1, 2, 3, 4]
+    for key in ('loss_cls', 'loss_bbox', 'dat/loss_xhat', 'dat/loss_adv', 'dat/code_flip'):
+        assert key in scalars[4], key
+    proc = run_tool('test.py', config, osp.join(work_dir, 'iter_4.pth'), '--work-dir',
+                    osp.join(scratch, 'efficientdet_test'), cwd=scratch)
+    assert 'coco/bbox_mAP:' in proc.stdout and 'coco/bbox_mAP_50:' in proc.stdout

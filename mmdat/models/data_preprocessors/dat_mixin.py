@@ -32,6 +32,17 @@ PLAN_USED = ('{name} is asked for a second training batch within one iteration, 
              '(the stock preprocessing).')
 
 
+def _rng_states(devices: List[torch.device]) -> List[Tensor]:
+    """The global CPU generator state, then each listed CUDA device's."""
+    return [torch.get_rng_state()] + [torch.cuda.get_rng_state(d) for d in devices]
+
+
+def _set_rng_states(states: List[Tensor], devices: List[torch.device]) -> None:
+    torch.set_rng_state(states[0])
+    for state, device in zip(states[1:], devices):
+        torch.cuda.set_rng_state(state, device)
+
+
 @dataclass
 class DATIterationPlan:
     """What the DAT hook decided for the coming training iteration (identical on every rank).
@@ -216,6 +227,8 @@ class DATPreprocessorMixin:
         valid = self.valid_mask(inputs, samples)
         x = self.to_unit_rgb(inputs)
         generator = self._generator(inputs.device, plan.seed)
+        rng_devices = [inputs.device] if inputs.is_cuda else []
+        draws_before_attack = _rng_states(rng_devices)  # samplers (RPN, RoI) draw from these
         stats: Dict[str, float] = {}
 
         def loss_at(images: Tensor) -> Tensor:
@@ -252,7 +265,10 @@ class DATPreprocessorMixin:
                 self.discretizer.codes(center)
             if codes_center is not None and codes_adv is not None:
                 stats['code_flip'] = float((codes_center != codes_adv).float().mean())
-            with torch.no_grad(), bn_mode_context(model, 'freeze'):
+            # the attack's random draws again, and none taken from training: logging changes nothing
+            with torch.random.fork_rng(devices=rng_devices), torch.no_grad(), \
+                    bn_mode_context(model, 'freeze'):
+                _set_rng_states(draws_before_attack, rng_devices)
                 stats['loss_adv'] = float(full_loss(model, adv_inputs, samples))
         visuals = None
         if plan.num_visuals > 0:
