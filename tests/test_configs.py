@@ -71,10 +71,13 @@ def without_dat(cfg: Config) -> dict:
     cfg_dict = copy.deepcopy(cfg.to_dict())
     for key in ('dat', 'custom_hooks', 'custom_imports'):
         cfg_dict.pop(key, None)
-    for preprocessor in (cfg_dict.get('data_preprocessor'), cfg_dict['model'].get('data_preprocessor')):
+    for owner in (cfg_dict, cfg_dict['model']):
+        preprocessor = owner.get('data_preprocessor')
         if preprocessor is not None:
             preprocessor.pop('type', None)
             preprocessor.pop('dat', None)
+            if not preprocessor:  # the twin's preprocessor comes from the model (EfficientDet)
+                owner.pop('data_preprocessor')
     return cfg_dict
 
 

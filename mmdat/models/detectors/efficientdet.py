@@ -116,8 +116,8 @@ class EfficientDet(SingleStageDetector):
             must be given.
         num_classes (int): object classes (with ``variant``).
         image_size (int, optional): fixed padded input side; the table's by default.
-        channels_last (bool): keep weights and activations in channels-last memory, which runs the
-            depthwise convolutions about 1.45x faster on CPU (Lite0 at 192 px, batch 8).
+        channels_last (bool): keep weights and activations in channels-last memory, where CPU
+            depthwise convolutions run faster (figures in configs/efficientdet/README.md).
     """
 
     def __init__(self,
