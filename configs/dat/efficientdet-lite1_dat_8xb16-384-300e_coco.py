@@ -1,4 +1,5 @@
-# DAT twin of ../efficientdet/efficientdet-lite1_8xb16-384-300e_coco.py (paper Table 4, EfficientDet-Lite1-384),
+# DAT twin of ../efficientdet/efficientdet-lite1_8xb16-384-300e_coco.py
+# (paper Table 4, EfficientDet-Lite1-384),
 # with the paper's DAT settings (../_base_/dat/dat_openimages_f8_16384.py).
 _base_ = [
     '../efficientdet/efficientdet-lite1_8xb16-384-300e_coco.py',

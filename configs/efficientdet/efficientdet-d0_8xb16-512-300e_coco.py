@@ -1,5 +1,6 @@
 # EfficientDet-D0-512 on COCO, the recipe of ./efficientdet-lite0_8xb16-320-300e_coco.py at 512 px:
-# EfficientDet-D0 of the EfficientDet paper. The DAT twin is ../dat/efficientdet-d0_dat_8xb16-512-300e_coco.py.
+# EfficientDet-D0 of the EfficientDet paper.
+# The DAT twin is ../dat/efficientdet-d0_dat_8xb16-512-300e_coco.py.
 _base_ = ['./efficientdet-lite0_8xb16-320-300e_coco.py']
 
 image_size = 512

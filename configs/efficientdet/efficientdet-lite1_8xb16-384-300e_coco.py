@@ -1,5 +1,6 @@
 # EfficientDet-Lite1-384 on COCO, the recipe of ./efficientdet-lite0_8xb16-320-300e_coco.py at 384 px:
-# the baseline of the DAT paper's Table 4 (EfficientDet-Lite1-384). The DAT twin is ../dat/efficientdet-lite1_dat_8xb16-384-300e_coco.py.
+# the baseline of the DAT paper's Table 4 (EfficientDet-Lite1-384).
+# The DAT twin is ../dat/efficientdet-lite1_dat_8xb16-384-300e_coco.py.
 _base_ = ['./efficientdet-lite0_8xb16-320-300e_coco.py']
 
 image_size = 384
