@@ -59,6 +59,18 @@ def bind(model, plan: Optional[DATIterationPlan] = None, lr: float = 0.0) -> Opt
     return wrapper
 
 
+def same_norm_noise(preprocessor, inputs, data_samples, norm) -> torch.Tensor:
+    """``inputs`` (a preprocessed batch) plus seeded Gaussian noise of L2 norm ``norm`` (a number or
+    one per sample) on the image region, in RGB [0, 1] and clamped there: the control an attack must
+    beat."""
+    x = preprocessor.to_unit_rgb(inputs)
+    valid = preprocessor.valid_mask(inputs, data_samples)
+    noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(0)) * valid
+    norm = torch.as_tensor(norm, dtype=x.dtype).reshape(-1, 1, 1, 1)
+    noise = noise * norm / noise.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+    return preprocessor.from_unit_rgb((x + noise).clamp(0, 1), inputs, valid)
+
+
 @pytest.fixture
 def det_inputs():
     return det_batch([(3, 70, 90), (3, 96, 64)])

@@ -3,7 +3,7 @@ import copy
 
 import pytest
 import torch
-from conftest import IDENTITY_DAT, TINY_VQGAN, bind, build_det_model, det_batch
+from conftest import IDENTITY_DAT, TINY_VQGAN, bind, build_det_model, det_batch, same_norm_noise
 from mmdet.models.data_preprocessors import DetDataPreprocessor
 from mmengine.registry import init_default_scope
 
@@ -104,11 +104,7 @@ def test_attack_raises_the_loss_more_than_random_noise_of_the_same_norm(det_inpu
     stats = dp.dat_report.stats
     assert 0.9 * eps < stats['delta_norm'] <= eps * 1.0001  # on the ball, minus what [0, 1] clamps
 
-    x = dp.to_unit_rgb(stock['inputs'])
-    valid = dp.valid_mask(stock['inputs'], stock['data_samples'])
-    noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(0)) * valid
-    noise = noise * eps / noise.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
-    noisy = dp.from_unit_rgb((x + noise).clamp(0, 1), stock['inputs'], valid)
+    noisy = same_norm_noise(dp, stock['inputs'], stock['data_samples'], eps)
 
     def loss(inputs):
         with torch.no_grad():

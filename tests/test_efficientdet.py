@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import IDENTITY_DAT, bind, det_batch
+from conftest import IDENTITY_DAT, bind, det_batch, same_norm_noise
 from mmdet.models.data_preprocessors import DetDataPreprocessor
 from mmengine.registry import init_default_scope
 
@@ -259,11 +259,7 @@ def test_attack_raises_efficientdets_full_loss_more_than_noise():
     bind(model, DATIterationPlan(collect_stats=True))
     stock = dp(copy.deepcopy(inputs), training=False)
     adv = dp(copy.deepcopy(inputs), training=True)
-    x = dp.to_unit_rgb(stock['inputs'])
-    valid = dp.valid_mask(stock['inputs'], stock['data_samples'])
-    noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(0)) * valid
-    noise = noise * eps / noise.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
-    noisy = dp.from_unit_rgb((x + noise).clamp(0, 1), stock['inputs'], valid)
+    noisy = same_norm_noise(dp, stock['inputs'], stock['data_samples'], eps)
 
     def losses(batch):
         with torch.no_grad():

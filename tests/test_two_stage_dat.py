@@ -10,7 +10,7 @@ import os.path as osp
 import mmdet
 import pytest
 import torch
-from conftest import DET_NORM, IDENTITY_DAT, bind
+from conftest import DET_NORM, IDENTITY_DAT, bind, same_norm_noise
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmengine.config import Config
@@ -152,9 +152,7 @@ def test_attack_raises_the_full_two_stage_loss_more_than_random_noise_of_the_sam
     delta = dp.to_unit_rgb(adv['inputs']) - x_hat
     norms = delta.flatten(1).norm(dim=1)
     assert torch.all((0.9 * eps < norms) & (norms <= eps * 1.0001))
-    noise = torch.randn(x_hat.shape, generator=torch.Generator().manual_seed(0)) * valid
-    noise = noise * norms.view(-1, 1, 1, 1) / noise.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
-    noisy = dp.from_unit_rgb((x_hat + noise).clamp(0, 1), stock['inputs'], valid)
+    noisy = same_norm_noise(dp, stock['inputs'], samples, norms)
     clean = dp.from_unit_rgb(x_hat, stock['inputs'], valid)
 
     clean_loss = loss_at(model, clean, samples, SEED)

@@ -196,8 +196,10 @@ def describe_mismatch(state_dict: dict, expected: dict) -> str:
                         if hasattr(state_dict[key], 'shape')
                         and tuple(state_dict[key].shape) != tuple(expected[key].shape))
 
-    def first(keys: List[str]) -> str:
-        return ', '.join(keys[:3]) + (f' (+{len(keys) - 3} more)' if len(keys) > 3 else '')
-
-    return '; '.join(f'{len(keys)} {kind} keys: {first(keys)}' for kind, keys in (
+    return '; '.join(f'{len(keys)} {kind} keys: {name_keys(keys)}' for kind, keys in (
         ('missing', missing), ('unexpected', unexpected), ('shape-mismatched', mismatched)) if keys)
+
+
+def name_keys(keys: List[str], shown: int = 3) -> str:
+    """The first ``shown`` of ``keys`` and how many more, for an error message."""
+    return ', '.join(keys[:shown]) + (f' (+{len(keys) - shown} more)' if len(keys) > shown else '')

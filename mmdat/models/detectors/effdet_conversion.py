@@ -11,7 +11,7 @@ from typing import Dict, List, Optional
 import torch
 from torch import Tensor
 
-from mmdat.utils.checkpoint import CheckpointLoadError
+from mmdat.utils.checkpoint import CheckpointLoadError, name_keys
 from ..necks.bifpn import bifpn_topology
 
 # the 80 category ids of COCO 2017 detection, ascending (the order of mmdet's CocoDataset labels)
@@ -130,8 +130,8 @@ def convert_effdet_state(state: Dict[str, Tensor], num_levels: int = 5,
             value = _select_classes(value, num_classes, COCO80_CATEGORY_IDS)
         converted[target] = value
     if unknown:
-        shown = ', '.join(unknown[:3]) + (f' (+{len(unknown) - 3} more)' if len(unknown) > 3 else '')
-        raise CheckpointLoadError(f'{len(unknown)} effdet keys with no mmdat counterpart: {shown}')
+        raise CheckpointLoadError(f'{len(unknown)} effdet keys with no mmdat counterpart: '
+                                  f'{name_keys(unknown)}')
     return converted
 
 

@@ -88,3 +88,13 @@ class SameConvModule(nn.Module):
         if self.bn is not None:
             x = self.bn(x)
         return self.act(x) if self.act is not None else x
+
+
+def variance_scaling_init(module: nn.Module) -> None:
+    """Every conv under ``module``: normal weights with std 1/sqrt(fan_in) (TensorFlow's
+    ``variance_scaling``, which the EfficientDet BiFPN and heads use), zero biases."""
+    for conv in module.modules():
+        if isinstance(conv, nn.Conv2d):
+            nn.init.kaiming_normal_(conv.weight, mode='fan_in', nonlinearity='linear')
+            if conv.bias is not None:
+                nn.init.zeros_(conv.bias)

@@ -10,7 +10,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmdat.registry import MODELS
-from ..layers import SameConvModule, SameMaxPool2d, SeparableConv2d
+from ..layers import SameConvModule, SameMaxPool2d, SeparableConv2d, variance_scaling_init
 
 WEIGHT_METHODS = ('fastattn', 'sum')
 
@@ -150,11 +150,7 @@ class BiFPN(BaseModule):
         """Variance-preserving convs (normal, std 1/sqrt(fan_in)), zero biases."""
         super().init_weights()
         if self.init_cfg is None:
-            for module in self.modules():
-                if isinstance(module, nn.Conv2d):
-                    nn.init.kaiming_normal_(module.weight, mode='fan_in', nonlinearity='linear')
-                    if module.bias is not None:
-                        nn.init.zeros_(module.bias)
+            variance_scaling_init(self)
 
     def forward(self, inputs: Sequence[Tensor]) -> Tuple[Tensor, ...]:
         if len(inputs) != len(self.in_channels):
