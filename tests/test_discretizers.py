@@ -11,7 +11,7 @@ from taming.modules.diffusionmodules.model import Decoder, Encoder
 from taming.modules.vqvae.quantize import VectorQuantizer2
 
 from mmdat.models.discretizers import (VQGAN_PRESETS, IdentityDiscretizer, TamingVQGAN,
-                                       VQGANDiscretizer, get_vqgan_preset)
+                                       VQGANDiscretizer, get_vqgan_preset, inference)
 
 TINY_DDCONFIG = dict(double_z=False, z_channels=4, resolution=64, in_channels=3, out_ch=3, ch=32,
                      ch_mult=[1, 2, 2], num_res_blocks=1, attn_resolutions=[16], dropout=0.0)
@@ -91,7 +91,7 @@ def lightning_checkpoint(tmp_path, taming_chain) -> str:
 def test_lightning_checkpoint_output_equals_taming_chain(lightning_checkpoint, taming_chain):
     images = random_images(2, 3, 32, 24)
     expected_images, expected_codes = taming_chain(images)
-    discretizer = VQGANDiscretizer(**TINY, checkpoint=lightning_checkpoint)
+    discretizer = VQGANDiscretizer(**TINY, checkpoint=lightning_checkpoint, decoder='taming')
     assert expected_codes.unique().numel() > 10  # a meaningful comparison
 
     assert torch.equal(discretizer.discretize(images), expected_images)
@@ -109,6 +109,45 @@ def test_fast_paths_give_taming_codes(lightning_checkpoint, taming_chain, option
     torch.testing.assert_close(discretizer.discretize(images), expected_images, atol=1e-4, rtol=0)
 
 
+@pytest.mark.parametrize('decoder, atol', [('auto', 1e-5), ('fast', 1e-5), ('bf16', 0.1)])
+def test_fast_decoders_keep_taming_codes(lightning_checkpoint, taming_chain, decoder, atol):
+    images = random_images(2, 3, 24, 40, seed=4)
+    expected_images, expected_codes = taming_chain(images)
+    discretizer = VQGANDiscretizer(**TINY, checkpoint=lightning_checkpoint, decoder=decoder)
+
+    output, codes = discretizer.discretize_with_codes(images)
+
+    assert torch.equal(codes.flatten(), expected_codes)
+    torch.testing.assert_close(output, expected_images, atol=atol, rtol=0)
+    assert discretizer.decoder_path(images.device) in ('fast', 'bf16')
+
+
+def test_blocked_codebook_search_and_attention_equal_taming_bit_for_bit(monkeypatch, taming_chain):
+    """Blocks of 64 rows with a ragged last block: the same bits as taming's whole matrices."""
+    monkeypatch.setattr(inference, 'BLOCK_ELEMENTS', 64 * 64)
+    latents = torch.randn(2, 4, 10, 13, generator=torch.Generator().manual_seed(0))
+    codebook = taming_chain.quantize.embedding.weight
+    attention = taming_chain.encoder.down[2].attn[0]
+    features = torch.randn(2, 64, 10, 13, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        _, _, (_, _, expected_codes) = taming_chain.quantize(latents)
+        assert torch.equal(inference._nearest_codes(latents, codebook), expected_codes)
+        expected = attention(features)
+        blocked = inference._Arithmetic(False, 'taming').attention_block(attention, features)
+    assert torch.equal(blocked, expected)
+
+
+@pytest.mark.parametrize('memory_format', [torch.contiguous_format, torch.channels_last])
+def test_subpixel_upsample_conv_equals_upsample_then_conv(memory_format):
+    conv = nn.Conv2d(6, 5, 3, padding=1)
+    features = torch.randn(2, 6, 7, 9).contiguous(memory_format=memory_format)
+    with torch.no_grad():
+        expected = conv(nn.functional.interpolate(features, scale_factor=2.0, mode='nearest'))
+        output = inference._subpixel_upsample_conv(conv, features)
+    assert output.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(output, expected, atol=1e-5, rtol=0)
+
+
 def test_mmengine_training_checkpoint_uses_generator_keys(tmp_path, taming_chain):
     state_dict = {f'generator.{key}': value for key, value in taming_chain.state_dict().items()}
     state_dict['discriminator.main.0.weight'] = torch.zeros(64, 3, 4, 4)
@@ -116,7 +155,7 @@ def test_mmengine_training_checkpoint_uses_generator_keys(tmp_path, taming_chain
     torch.save({'meta': {'iter': 100}, 'state_dict': state_dict}, path)
     images = random_images(1, 3, 16, 16)
 
-    discretizer = VQGANDiscretizer(**TINY, checkpoint=str(path))
+    discretizer = VQGANDiscretizer(**TINY, checkpoint=str(path), decoder='taming')
 
     assert torch.equal(discretizer.discretize(images), taming_chain(images)[0])
 
@@ -323,6 +362,7 @@ def test_unknown_preset_lists_valid_ones():
     (dict(TINY, chunk_size=0), 'chunk_size'),
     (dict(TINY, attention='flash'), 'attention'),
     (dict(TINY, precision='fp16'), 'precision'),
+    (dict(TINY, decoder='fp16'), 'decoder'),
     (dict(TINY, ddconfig=dict(ch=32)), 'ddconfig lacks'),
     (dict(TINY, ddconfig=dict(TINY_DDCONFIG, double_z=True)), 'double_z=False'),
     (dict(TINY, quantizer='ema'), 'quantizer'),

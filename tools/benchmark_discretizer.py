@@ -1,42 +1,59 @@
-"""Benchmark mmdat's VQGAN discretizer against taming's plain forward chain.
+"""Benchmark mmdat's VQGAN discretizer paths against taming's plain forward chain.
 
-Both run on the same random weights in the same process. The random codebook (all codes near the
-origin) is replaced by draws from a Gaussian fitted to the encoder's latents, so near ties between
-codes are about as common as with a trained codebook; the images are smooth random images.
+Every path runs on the same weights and images in one process: the shipped weights for the
+``embedded-*`` presets, random weights otherwise (the random codebook is then replaced by draws
+from a Gaussian fitted to the encoder's latents, so near ties between codes are about as common as
+with a trained codebook). The images are rendered embedded-dataset scenes (real photos and
+textures). Each size and batch is warmed up once per path, then the paths run interleaved for
+``--repeats`` rounds, so load changes on a shared machine hit them alike; min / median / max are
+printed and the minimum counts.
 
-For each image size and batch size this prints the reference's ms/image, peak memory increase and
-FLOPs per image (``FlopCounterMode``; it does not see CPU fused attention, and mmdat's variants do
-the same work), then for each variant of mmdat's discretizer its time and memory relative to the
-reference and the share of code indices equal to the reference's. Timings take the minimum over
-interleaved rounds, which keeps the ratios meaningful on a shared machine.
+Per path: ms per image, speed-up against taming, ``exact`` (codes identical to taming's), the
+share of codes equal to taming's, the largest pixel difference of x̂ from taming's, and the peak
+memory increase. For scale, the last row of each block is the share of codes kept by an L2 step of
+0.1 per image in a random direction (the official attack's size): numeric flips far below it
+cannot matter to DAT.
 
 Example::
 
-    python tools/benchmark_discretizer.py --size 224 256 --batch 1 2 --threads 2
     python tools/benchmark_discretizer.py --quick
+    python tools/benchmark_discretizer.py --preset embedded-tiny-f4-4096 --size 160 224 256 \\
+        --batch 1 8 --threads 2 --out work_dirs/benchmarks/discretizer_f4.json
 """
 import argparse
 import ctypes
 import ctypes.util
+import json
 import os
+import os.path as osp
+import statistics
 import time
 import warnings
 from typing import Callable, Optional
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from mmdat.models.discretizers import VQGANDiscretizer
 
-#: mmdat variants: name -> VQGANDiscretizer options (on top of its defaults).
-VARIANTS = {
-    'default (exact)': dict(),
-    'sdpa': dict(attention='sdpa'),
-    'channels-last': dict(channels_last=True),
-    'sdpa + channels-last': dict(attention='sdpa', channels_last=True),
-    'sdpa + channels-last + bf16': dict(attention='sdpa', channels_last=True, precision='bf16'),
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+#: The shipped weights of the embedded presets (the others are benchmarked with random weights).
+SHIPPED_CHECKPOINTS = {
+    'embedded-tiny-f4-4096': 'checkpoints/vqgan_tiny_f4_embedded.pth',
+    'embedded-tiny-f8-512': 'checkpoints/vqgan_tiny_f8_embedded.pth',
 }
+#: mmdat paths: name -> VQGANDiscretizer options (on top of its defaults).
+PATHS = {
+    'default': dict(),
+    'taming decoder': dict(decoder='taming'),
+    'fast decoder': dict(decoder='fast'),
+    'bf16 decoder': dict(decoder='bf16'),
+    'sdpa encoder': dict(attention='sdpa'),
+    'channels-last encoder': dict(channels_last=True),
+    'bf16 encoder + decoder': dict(precision='bf16', decoder='bf16'),
+}
+ATTACK_EPS = 0.1
 M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
 QUICK_ARCHITECTURE = dict(
     ddconfig=dict(double_z=False, z_channels=4, resolution=64, in_channels=3, out_ch=3, ch=32,
@@ -46,32 +63,34 @@ QUICK_ARCHITECTURE = dict(
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--preset', default='openimages-f8-16384')
-    parser.add_argument('--size', type=int, nargs='+', default=[224, 256])
-    parser.add_argument('--batch', type=int, nargs='+', default=[1, 2])
+    parser.add_argument('--preset', default='embedded-tiny-f4-4096')
+    parser.add_argument('--size', type=int, nargs='+', default=[160, 224, 256])
+    parser.add_argument('--batch', type=int, nargs='+', default=[1, 8])
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
-    parser.add_argument('--repeats', type=int, default=3, help='timed runs (the minimum counts)')
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument('--against', metavar='PRESET',
-                        help="also time another preset's default path in the same process and "
-                             "print mmdat's default as a ratio of it (e.g. a new discretizer "
-                             'against the one it replaces)')
+    parser.add_argument('--repeats', type=int, default=3, help='timed interleaved rounds')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--paths', nargs='+', choices=list(PATHS), default=list(PATHS),
+                        help='mmdat paths to time (default: all)')
+    parser.add_argument('--out', metavar='FILE.json', help='write one JSON row per measurement')
     parser.add_argument('--quick', action='store_true',
-                        help='tiny architecture at 64x64, one repeat: runs in seconds')
+                        help='tiny random architecture at 64x64, one round: runs in seconds')
     return parser.parse_args()
 
 
-def reference_chain(discretizer: VQGANDiscretizer) -> Callable[[torch.Tensor], tuple]:
+def taming_chain(network: torch.nn.Module) -> Callable[[torch.Tensor], tuple]:
     """taming's plain Encoder -> quant_conv -> quantize -> post_quant_conv -> Decoder, returning
-    ``(x̂ in [0, 1], codes)``."""
-    network = discretizer.network
+    ``(x̂ in [0, 1], codes N×h×w)``."""
 
     @torch.no_grad()
     def run(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         latents = network.quant_conv(network.encoder(images * 2 - 1))
-        z_q, _, (_, _, indices) = network.quantize(latents)
+        if network.quantizer_type == 'gumbel':
+            indices = network.gumbel_codes(latents)
+            z_q = network.gumbel_embedding(indices)
+        else:
+            z_q, _, (_, _, indices) = network.quantize(latents)
         decoded = network.decoder(network.post_quant_conv(z_q))
-        return decoded.clamp(-1, 1).add(1).div(2), indices
+        return decoded.clamp(-1, 1).add(1).div(2), indices.view(latents.shape[0], -1)
 
     return run
 
@@ -122,23 +141,26 @@ class PeakMemory:
         raise RuntimeError(f'{field} not in /proc/self/status')
 
 
-def best_times(functions: dict[str, Callable], images: torch.Tensor,
-               repeats: int) -> dict[str, float]:
-    """Minimum wall time in seconds of each function over ``repeats`` interleaved rounds (after
-    one warm-up run each), so that load changes on a shared machine hit all of them alike."""
+def interleaved_times(functions: dict[str, Callable], images: torch.Tensor,
+                      repeats: int) -> dict[str, list[float]]:
+    """Wall times in seconds of each function over ``repeats`` interleaved rounds, after one
+    warm-up run each (which also lets cuDNN pick its kernels)."""
     times = {label: [] for label in functions}
     for function in functions.values():
         function(images)
     for _ in range(repeats):
         for label, function in functions.items():
-            if images.device.type == 'cuda':
-                torch.cuda.synchronize()
+            _synchronize(images.device)
             start = time.perf_counter()
             function(images)
-            if images.device.type == 'cuda':
-                torch.cuda.synchronize()
+            _synchronize(images.device)
             times[label].append(time.perf_counter() - start)
-    return {label: min(values) for label, values in times.items()}
+    return times
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize()
 
 
 def gflops_per_image(function: Callable, images: torch.Tensor) -> float:
@@ -148,7 +170,12 @@ def gflops_per_image(function: Callable, images: torch.Tensor) -> float:
 
 
 def build(args: argparse.Namespace, options: dict) -> VQGANDiscretizer:
-    architecture = QUICK_ARCHITECTURE if args.quick else dict(preset=args.preset)
+    if args.quick:
+        architecture = dict(QUICK_ARCHITECTURE)
+    else:
+        checkpoint = SHIPPED_CHECKPOINTS.get(args.preset)
+        architecture = dict(preset=args.preset,
+                            checkpoint=osp.join(ROOT, checkpoint) if checkpoint else None)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # random weights on purpose
         discretizer = VQGANDiscretizer(**architecture, **options)
@@ -156,11 +183,14 @@ def build(args: argparse.Namespace, options: dict) -> VQGANDiscretizer:
     return discretizer
 
 
-def smooth_images(batch: int, size: int, seed: int = 0) -> torch.Tensor:
-    """Random images in [0, 1] with natural-image-like smoothness (upsampled 8x8 blocks)."""
-    coarse = torch.rand(batch, 3, max(1, size // 8), max(1, size // 8),
-                        generator=torch.Generator().manual_seed(seed))
-    return F.interpolate(coarse, size=(size, size), mode='bilinear', align_corners=False)
+def scene_images(batch: int, size: int, seed: int = 0) -> torch.Tensor:
+    """Embedded-dataset scenes (one object on a textured background) as RGB in [0, 1]."""
+    from mmdat.datasets.embedded import CATEGORIES, compose_classification_image
+    from mmdat.datasets.embedded_sources import load_source_library
+    library, rng = load_source_library(), np.random.default_rng(seed)
+    images = [compose_classification_image(library, rng, size, index % len(CATEGORIES))
+              for index in range(batch)]
+    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous().float() / 255
 
 
 @torch.no_grad()
@@ -178,6 +208,17 @@ def fit_codebook(discretizers: list[VQGANDiscretizer], images: torch.Tensor) -> 
         discretizer.network.quantize.embedding.weight.copy_(codebook)
 
 
+def attack_sized_agreement(discretizer: VQGANDiscretizer, images: torch.Tensor) -> float:
+    """Share of codes of Q(x̂) that Q(x̂ + δ) keeps, for δ of L2 norm ``ATTACK_EPS`` per image in
+    a random direction."""
+    reconstruction = discretizer.discretize(images)
+    noise = torch.randn(images.shape, generator=torch.Generator().manual_seed(0))
+    noise = noise.to(images.device)
+    noise *= ATTACK_EPS / noise.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+    perturbed_codes = discretizer.codes((reconstruction + noise).clamp(0, 1))
+    return (perturbed_codes == discretizer.codes(reconstruction)).float().mean().item()
+
+
 def main() -> None:
     args = parse_args()
     if args.threads:
@@ -185,59 +226,75 @@ def main() -> None:
     if args.quick:
         args.size, args.batch, args.repeats = [64], [1, 2], 1
     device = torch.device(args.device)
-    name = 'quick (tiny)' if args.quick else args.preset
-    print(f'discretizer: {name}, random weights; device {device}, '
+    if device.type == 'cuda':
+        torch.backends.cudnn.benchmark = True
+    name = 'quick (tiny, random)' if args.quick else args.preset
+    weights = 'shipped' if not args.quick and args.preset in SHIPPED_CHECKPOINTS else 'random'
+    print(f'discretizer: {name}, {weights} weights; device {device}, '
           f'{torch.get_num_threads()} threads, torch {torch.__version__}, pid {os.getpid()}')
-    reference_discretizer = build(args, dict())
-    variants = {label: build(args, options) for label, options in VARIANTS.items()}
-    print(f'defaults: {reference_discretizer!r}')
-    if reference_discretizer.network.quantizer_type == 'vq':
-        fit_codebook([reference_discretizer, *variants.values()],
-                     smooth_images(2, args.size[0], seed=1))
-    reference_discretizer.network.to(device)
-    reference = reference_chain(reference_discretizer)
-    against = {}
-    if args.against:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')  # random weights on purpose
-            against[f'against {args.against}'] = VQGANDiscretizer(preset=args.against).discretize
+    reference_discretizer = build(args, dict(decoder='taming'))  # contiguous weights
+    paths = {label: build(args, PATHS[label]) for label in args.paths}
+    if weights == 'random' and reference_discretizer.network.quantizer_type == 'vq':
+        fit_codebook([reference_discretizer, *paths.values()], scene_images(2, args.size[0], 1))
+    for discretizer in (reference_discretizer, *paths.values()):
+        discretizer.network.to(device)
+    print('default path: ' + ', '.join(f'{label} -> {discretizer.decoder_path(device)} decoder'
+                                       for label, discretizer in paths.items()
+                                       if PATHS[label] == {}))
+    reference = taming_chain(reference_discretizer.network)
     memory = PeakMemory(device)
+    rows = []
     for size in args.size:
         for batch in args.batch:
-            images = smooth_images(batch, size).to(device)
+            images = scene_images(batch, size).to(device)
             reference_images, reference_codes = reference(images)
-            times = best_times({'reference': reference, **{
-                label: variant.discretize for label, variant in variants.items()}, **against},
+            times = interleaved_times(
+                {'taming': reference, **{label: discretizer.discretize
+                                         for label, discretizer in paths.items()}},
                 images, args.repeats)
-            reference_time = times['reference'] / batch
-            reference_memory = memory.measure(reference, images)
-            print(f'\n{size}x{size}, batch {batch}: reference {reference_time * 1e3:.0f} ms/image, '
-                  f'peak +{_mib(reference_memory)}, '
+            reference_ms = min(times['taming']) / batch * 1e3
+            print(f'\n{size}x{size}, batch {batch}: taming {reference_ms:.1f} ms/image, '
                   f'{gflops_per_image(reference, images):.1f} GFLOP/image')
-            print(f'  {"variant":<30}{"ms/image":>10}{"time ours/ref":>15}{"peak":>10}'
-                  f'{"mem ours/ref":>14}{"codes equal":>13}{"max|dx|":>10}')
-            for label, variant in variants.items():
-                agreement = (variant.codes(images) == reference_codes).float().mean().item()
-                difference = (variant.discretize(images) - reference_images).abs().max().item()
-                seconds = times[label] / batch
-                peak = memory.measure(variant.discretize, images)
-                memory_ratio = (f'{peak / reference_memory:.2f}'
-                                if peak is not None and reference_memory else 'n/a')
-                print(f'  {label:<30}{seconds * 1e3:>10.0f}{seconds / reference_time:>15.2f}'
-                      f'{_mib(peak):>10}{memory_ratio:>14}{agreement:>13.4f}{difference:>10.1e}')
-            for label in against:
-                seconds = times[label] / batch
-                ratio = times['default (exact)'] / times[label]
-                print(f'  {label}: {seconds * 1e3:.0f} ms/image; {name} default (exact) takes '
-                      f'{ratio:.2f}x its time')
-            if batch > 1:
-                alone = torch.cat([reference(image[None])[1] for image in images])
-                print('  noise floor: taming itself, one image at a time vs the batch: codes '
-                      f'equal {(alone == reference_codes).float().mean().item():.4f}')
+            print(f'  {"path":<24}{"ms/image min/med/max":>24}{"speed-up":>10}{"exact":>7}'
+                  f'{"codes equal":>13}{"max|dx|":>10}{"peak MiB":>10}')
+            for label in ('taming', *paths):
+                if label == 'taming':
+                    discretize, agreement, difference = reference, 1.0, 0.0
+                else:
+                    discretizer = paths[label]
+                    discretize = discretizer.discretize
+                    output, codes = discretizer.discretize_with_codes(images)
+                    agreement = (codes.view(batch, -1) == reference_codes).float().mean().item()
+                    difference = (output - reference_images).abs().max().item()
+                per_image = [seconds / batch * 1e3 for seconds in times[label]]
+                row = dict(preset=name, weights=weights, device=str(device),
+                           threads=torch.get_num_threads(), size=size, batch=batch, path=label,
+                           exact=agreement == 1.0, ms=min(per_image),
+                           ms_median=statistics.median(per_image), ms_max=max(per_image),
+                           speedup_vs_taming=reference_ms / min(per_image),
+                           code_agreement=agreement, max_abs_dx=difference,
+                           peak_mem_mb=memory.measure(discretize, images))
+                rows.append(row)
+                spread = f'{row["ms"]:.1f}/{row["ms_median"]:.1f}/{row["ms_max"]:.1f}'
+                print(f'  {label:<24}{spread:>24}{row["speedup_vs_taming"]:>10.2f}'
+                      f'{"yes" if row["exact"] else "no":>7}{agreement:>13.5f}'
+                      f'{difference:>10.1e}{_mib(row["peak_mem_mb"]):>10}')
+            kept = attack_sized_agreement(reference_discretizer, images)
+            rows.append(dict(preset=name, weights=weights, device=str(device),
+                             threads=torch.get_num_threads(), size=size, batch=batch,
+                             path=f'L2 step {ATTACK_EPS} (random direction)', exact=False,
+                             ms=None, speedup_vs_taming=None, code_agreement=kept))
+            print(f'  for scale: an L2 step of {ATTACK_EPS} per image (the official attack\'s '
+                  f'size) keeps {kept:.4f} of the codes of Q(x̂)')
+    if args.out:
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        with open(args.out, 'w') as file:
+            json.dump(rows, file, indent=1)
+        print(f'\nwrote {len(rows)} rows to {args.out}')
 
 
 def _mib(value: Optional[float]) -> str:
-    return 'n/a' if value is None else f'{value:.0f} MiB'
+    return 'n/a' if value is None else f'{value:.0f}'
 
 
 if __name__ == '__main__':

@@ -18,6 +18,7 @@ DROPPED_KEY_PREFIXES = ('loss.', 'model_ema.', 'discriminator.')
 _REQUIRED_DDCONFIG_KEYS = ('ch', 'ch_mult', 'num_res_blocks', 'attn_resolutions', 'z_channels',
                            'resolution', 'in_channels', 'out_ch')
 _KEYS_SHOWN = 8
+DECODER_MODES = ('auto', 'fast', 'bf16', 'taming')
 
 
 @MODELS.register_module()
@@ -43,16 +44,22 @@ class VQGANDiscretizer(BaseDiscretizer):
             architecture. Defaults to ``'vq'`` there; presets fix it.
         chunk_size (int, optional): images per forward pass; bounds memory for large batches.
             Defaults to None (the whole batch at once).
-        attention (str): ``'taming'`` (taming's bmm attention: outputs equal taming's forward
-            bit for bit, but it holds two fp32 tokens×tokens matrices, about 2 GiB per image at
-            800×1344 with f=8) or ``'sdpa'`` (fused ``scaled_dot_product_attention``: no such
-            matrices, faster; the last bits differ, so a code in a near tie may flip: 0.02% of
-            codes in our benchmark). Defaults to ``'taming'``.
-        channels_last (bool): run the network in channels-last memory format (faster on CPU;
-            the last bits differ, as for ``'sdpa'``). Defaults to False.
-        precision (str): ``'fp32'`` or ``'bf16'`` (encoder and decoder under bfloat16 autocast,
-            the quantizer's distances in fp32; about 2x faster on CPU, but about 30% of the codes
-            differ from fp32). Defaults to ``'fp32'``.
+        attention (str): the encoder's attention. ``'taming'``: taming's bmm attention over
+            blocks of query rows, with codes equal to taming's forward bit for bit.
+            ``'sdpa'``: fused ``scaled_dot_product_attention`` (faster where attention is large;
+            the last bits differ, so a code in a near tie may flip). Defaults to ``'taming'``.
+        channels_last (bool): run the encoder in channels-last memory (the last bits differ,
+            as for ``'sdpa'``). Defaults to False.
+        precision (str): the encoder's precision, ``'fp32'`` or ``'bf16'`` (bfloat16 autocast;
+            the quantizer's distances stay fp32; many codes differ from fp32).
+            Defaults to ``'fp32'``.
+        decoder (str): how x̂ is decoded from the codes; no choice changes a code.
+            ``'fast'``: channels-last, fused SiLU, sdpa attention and sub-pixel upsampling convs
+            (x̂ within about 1e-6 of taming's). ``'bf16'``: the same under bfloat16 autocast
+            (x̂ within about 1e-2). ``'taming'``: taming's arithmetic, x̂ bit for bit.
+            ``'auto'``: ``'bf16'`` on devices with native bfloat16 (CUDA, CPUs with AVX512-BF16
+            or AMX), else ``'fast'``. Defaults to ``'auto'``. The speed of each choice is in
+            ``configs/vqgan/README.md``.
     """
 
     def __init__(self,
@@ -65,7 +72,8 @@ class VQGANDiscretizer(BaseDiscretizer):
                  chunk_size: Optional[int] = None,
                  attention: str = 'taming',
                  channels_last: bool = False,
-                 precision: str = 'fp32') -> None:
+                 precision: str = 'fp32',
+                 decoder: str = 'auto') -> None:
         self.preset = preset
         self.checkpoint = checkpoint
         self.model_kwargs = self._resolve_architecture(preset, ddconfig, n_embed, embed_dim,
@@ -78,12 +86,15 @@ class VQGANDiscretizer(BaseDiscretizer):
         if precision not in inference.PRECISIONS:
             raise ValueError(f'precision must be one of {inference.PRECISIONS}, '
                              f'but got {precision!r}')
+        if decoder not in DECODER_MODES:
+            raise ValueError(f'decoder must be one of {DECODER_MODES}, but got {decoder!r}')
         if checkpoint is not None and not isinstance(checkpoint, str):
             raise TypeError(f'checkpoint must be a path or URL string, but got {checkpoint!r}')
         self.chunk_size = chunk_size
         self.attention = attention
         self.channels_last = bool(channels_last)
         self.precision = precision
+        self.decoder = decoder
         self.downsample_factor = downsample_factor(self.model_kwargs['ddconfig'])
         self.num_codes = self.model_kwargs['n_embed']
         self._network: Optional[TamingVQGAN] = None
@@ -152,15 +163,23 @@ class VQGANDiscretizer(BaseDiscretizer):
     def _reconstruct(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         height, width = images.shape[-2:]
         z_q, codes = self._encode(images)
-        decoded = inference.decode(self.network, z_q, self.attention, self.precision)
+        decoder = self.decoder_path(images.device)
+        decoded = inference.decode(self.network, z_q, fast=decoder != 'taming',
+                                   bf16=decoder == 'bf16')
         decoded = decoded[..., :height, :width].clamp(-1, 1)
         return decoded.add(1).div(2).contiguous(), codes
+
+    def decoder_path(self, device: torch.device) -> str:
+        """The decoder path used on ``device``: ``decoder`` with ``'auto'`` resolved."""
+        if self.decoder != 'auto':
+            return self.decoder
+        return 'bf16' if inference.native_bf16(device) else 'fast'
 
     def _encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         network = self._network_on(images.device)
         images = self._pad(images.float() * 2 - 1)
-        if self.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
+        memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
+        images = images.contiguous(memory_format=memory_format)  # the layout sets the kernels
         return inference.encode(network, images, self.attention, self.precision)
 
     def _pad(self, images: torch.Tensor) -> torch.Tensor:
@@ -204,6 +223,9 @@ class VQGANDiscretizer(BaseDiscretizer):
         network.eval().requires_grad_(False)
         if self.channels_last:
             network.to(memory_format=torch.channels_last)
+        elif self.decoder != 'taming':  # the fast decoders run in channels-last
+            network.decoder.to(memory_format=torch.channels_last)
+            network.post_quant_conv.to(memory_format=torch.channels_last)
         return network
 
     def _checkpoint_context(self) -> str:
@@ -225,7 +247,8 @@ class VQGANDiscretizer(BaseDiscretizer):
         source = f'preset={self.preset!r}' if self.preset else 'custom'
         return (f'VQGANDiscretizer({source}, checkpoint={self.checkpoint!r}, '
                 f'chunk_size={self.chunk_size}, attention={self.attention!r}, '
-                f'channels_last={self.channels_last}, precision={self.precision!r})')
+                f'channels_last={self.channels_last}, precision={self.precision!r}, '
+                f'decoder={self.decoder!r})')
 
 
 def load_vqgan_weights(network: TamingVQGAN, checkpoint: str, context: str) -> None:
