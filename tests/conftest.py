@@ -74,4 +74,3 @@ def same_norm_noise(preprocessor, inputs, data_samples, norm) -> torch.Tensor:
 @pytest.fixture
 def det_inputs():
     return det_batch([(3, 70, 90), (3, 96, 64)])
-

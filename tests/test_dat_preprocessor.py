@@ -246,7 +246,8 @@ def test_separate_mode_respects_gradient_accumulation(det_inputs):
 
 def test_batch_fixed_size_padding_is_restored_bit_exactly(det_inputs):
     pad = [dict(type='BatchFixedSizePad', size=(160, 192))]
-    model = build_det_model(dict(IDENTITY_DAT, train_on='adv', attack=dict(type='l2', eps=5.0, step_size=5.0)),
+    model = build_det_model(dict(IDENTITY_DAT, train_on='adv',
+                                 attack=dict(type='l2', eps=5.0, step_size=5.0)),
                             batch_augments=pad)
     stock = DetDataPreprocessor(mean=model.data_preprocessor.mean.flatten().tolist(),
                                 std=model.data_preprocessor.std.flatten().tolist(), bgr_to_rgb=True,

@@ -21,7 +21,8 @@ def test_two_process_ddp_keeps_ranks_identical(tmp_path, train_on):
     config = osp.join(REPO_ROOT, 'tests', 'configs', 'yolov3_tiny_embedded_dat_ddp.py')
     env = dict(os.environ, OMP_NUM_THREADS='1',
                PYTHONPATH=os.pathsep.join([REPO_ROOT, osp.join(REPO_ROOT, 'tests')]))
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2', f'--master_port={free_port()}',
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+           f'--master_port={free_port()}',
            osp.join(REPO_ROOT, 'tools', 'train.py'), config, '--launcher', 'pytorch',
            '--work-dir', str(tmp_path / 'work'), '--cfg-options',
            f'model.data_preprocessor.dat.train_on={train_on}']

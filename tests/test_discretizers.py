@@ -10,8 +10,8 @@ from mmengine.registry import MODELS as MMENGINE_MODELS
 from taming.modules.diffusionmodules.model import Decoder, Encoder
 from taming.modules.vqvae.quantize import VectorQuantizer2
 
-from mmdat.models.discretizers import (VQGAN_PRESETS, IdentityDiscretizer, TamingVQGAN,
-                                       VQGANDiscretizer, get_vqgan_preset, inference)
+from mmdat.models.discretizers import (VQGAN_PRESETS, IdentityDiscretizer, TamingVQGAN, VQGANDiscretizer,
+                                       get_vqgan_preset, inference)
 
 TINY_DDCONFIG = dict(double_z=False, z_channels=4, resolution=64, in_channels=3, out_ch=3, ch=32,
                      ch_mult=[1, 2, 2], num_res_blocks=1, attn_resolutions=[16], dropout=0.0)

@@ -11,9 +11,8 @@ from mmdet.models.data_preprocessors import DetDataPreprocessor
 from mmengine.registry import init_default_scope
 
 from mmdat.models.backbones import EfficientNet
-from mmdat.models.backbones.efficientnet_weights import (convert_lite_pytorch,
-                                                        read_efficientnet_state,
-                                                        resolve_pypi_weights)
+from mmdat.models.backbones.efficientnet_weights import (convert_lite_pytorch, read_efficientnet_state,
+                                                         resolve_pypi_weights)
 from mmdat.models.data_preprocessors import DATIterationPlan
 from mmdat.models.detectors import EFFICIENTDET_SCALING
 from mmdat.models.detectors.effdet_conversion import convert_effdet_state

@@ -155,8 +155,7 @@ def test_classifier_reports_accuracy_mpc_and_mce(scratch, cls_checkpoint):
     assert errors['mCE'] == pytest.approx(np.mean(list(errors['ce'].values())))
 
 
-def test_killed_run_resumes_without_repeating_cells_and_rerun_hits_the_cache(scratch,
-                                                                           det_checkpoint):
+def test_killed_run_resumes_without_repeating_cells_and_rerun_hits_the_cache(scratch, det_checkpoint):
     out = osp.join(scratch, 'det_resume')
     args = ['--out', out, '--corruptions', 'gaussian_noise', 'shot_noise', 'impulse_noise',
             '--severities', '1', '2', '--workers', '1', '--cache-dir',

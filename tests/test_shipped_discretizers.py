@@ -42,3 +42,20 @@ def test_shipped_file_loads_strictly_and_keeps_the_documented_psnr(preset, val_i
     with torch.no_grad():
         reconstructions = discretizer.discretize(val_images)
     assert psnr(val_images, reconstructions).mean().item() == pytest.approx(documented, abs=0.5)
+
+
+def test_default_path_gives_taming_codes_on_the_shipped_discretizer(val_images):
+    """The exact default on trained weights (random ones rarely put a token near a tie): the
+    codes of taming's plain chain, and x̂ within fp32 noise of its decoder's."""
+    path = osp.join(REPO_ROOT, 'checkpoints', SHIPPED['embedded-tiny-f4-4096'][0])
+    discretizer = VQGANDiscretizer(preset='embedded-tiny-f4-4096', checkpoint=path)
+    network = TamingVQGAN(**get_vqgan_preset('embedded-tiny-f4-4096').model_kwargs()).eval()
+    network.load_state_dict(load_checkpoint_file(path), strict=True)
+    images = val_images[:8]
+    with torch.no_grad():
+        latents = network.quant_conv(network.encoder(images * 2 - 1))
+        z_q, _, (_, _, expected_codes) = network.quantize(latents)
+        expected = network.decoder(network.post_quant_conv(z_q)).clamp(-1, 1).add(1).div(2)
+        reconstructions, codes = discretizer.discretize_with_codes(images)
+    assert torch.equal(codes, expected_codes)
+    torch.testing.assert_close(reconstructions, expected, atol=1e-4, rtol=0)

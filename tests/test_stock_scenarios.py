@@ -34,8 +34,9 @@ CLS_SCENARIOS = {
     'mixup': dict(mean=[127.5] * 3, std=[127.5] * 3, num_classes=4,
                   batch_augments=dict(augments=[dict(type='Mixup', alpha=0.8)])),
     'mixup or cutmix with probabilities': dict(
-        num_classes=4, batch_augments=dict(augments=[dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)],
-                                     probs=[0.3, 0.4])),
+        num_classes=4,
+        batch_augments=dict(augments=[dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)],
+                            probs=[0.3, 0.4])),
 }
 
 

@@ -82,7 +82,7 @@ def test_unknown_type_gives_one_readable_line_before_the_traceback(scratch):
     proc = run_tool('train.py', PLAIN, '--work-dir', osp.join(scratch, 'bad'), '--cfg-options',
                     'model.neck.type=NoSuchNeck', cwd=scratch, check=False)
     assert proc.returncode != 0
-    line = next(l for l in proc.stderr.splitlines() if l.startswith('mmdat: error:'))
+    line = next(text for text in proc.stderr.splitlines() if text.startswith('mmdat: error:'))
     assert 'unknown component type' in line and 'NoSuchNeck' in line
     assert proc.stderr.index('mmdat: error:') < proc.stderr.index('Traceback')
 
@@ -111,3 +111,22 @@ def test_efficientdet_lite0_trains_with_dat_and_reports_coco_map(scratch):
     proc = run_tool('test.py', config, osp.join(work_dir, 'iter_4.pth'), '--work-dir',
                     osp.join(scratch, 'efficientdet_test'), cwd=scratch)
     assert 'coco/bbox_mAP:' in proc.stdout and 'coco/bbox_mAP_50:' in proc.stdout
+
+
+def test_discretizer_benchmark_writes_rows_and_pins_the_taming_decoder(scratch):
+    out = osp.join(scratch, 'discretizer_benchmark.json')
+    run_tool('benchmark_discretizer.py', '--quick', '--paths', 'default', 'taming decoder',
+             '--threads', '2', '--out', out, cwd=scratch)
+    with open(out) as file:
+        rows = json.load(file)
+    timed = [row for row in rows if row['ms'] is not None]
+    assert {(row['size'], row['batch'], row['path']) for row in timed} == {
+        (64, batch, path) for batch in (1, 2) for path in ('taming', 'default', 'taming decoder')}
+    for row in timed:
+        assert set(row) >= {'preset', 'size', 'batch', 'path', 'exact', 'ms',
+                            'speedup_vs_taming', 'code_agreement'}
+        assert row['exact'] and row['code_agreement'] == 1.0 and row['ms'] > 0
+        if row['path'] != 'default':
+            assert row['max_abs_dx'] == 0.0  # bit for bit
+    attack_sized = [row for row in rows if row['ms'] is None]
+    assert len(attack_sized) == 2 and all(0.5 < row['code_agreement'] < 1 for row in attack_sized)

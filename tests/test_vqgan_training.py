@@ -12,10 +12,9 @@ from mmdat.datasets.image_folder import ImageFolderDataset
 from mmdat.engine.optimizers import MultiOptimWrapperConstructor
 from mmdat.evaluation.metrics import ReconstructionMetric, psnr
 from mmdat.models.discretizers import TamingVQGAN, VQGANDiscretizer
-from mmdat.models.vqgan_training import (CodebookGuard, LPIPSLoss, PatchDiscriminator,
-                                         VQGANTrainer, adaptive_adversarial_weight)
-from mmdat.models.vqgan_training.export import (generator_kwargs_from_checkpoint,
-                                                generator_state_dict)
+from mmdat.models.vqgan_training import (CodebookGuard, LPIPSLoss, PatchDiscriminator, VQGANTrainer,
+                                         adaptive_adversarial_weight)
+from mmdat.models.vqgan_training.export import generator_kwargs_from_checkpoint, generator_state_dict
 
 TINY_GENERATOR = dict(
     ddconfig=dict(double_z=False, z_channels=4, resolution=32, in_channels=3, out_ch=3, ch=32,

@@ -1,19 +1,36 @@
-"""Cost of one DAT training step against a plain step, in the same process (not a test).
+"""Cost of a DAT training step against a plain step and the official recipe, in one process.
 
-Times forward + loss + backward + SGD step of YOLOv3-MobileNetV2 (mmdet config, random init) on a
-synthetic batch, plain and with each DAT ``train_on`` mode, and prints milliseconds, ratios to the plain
-step and the FLOP count of each. The discretizer is the shipped tiny one by default, or a preset
-(random weights) with ``--preset``.
+For each model (built from the project's embedded DAT configs, random weights) it times one
+training step (preprocessing, DAT, forward, backward, SGD update) on a synthetic batch:
 
-Example: python tools/benchmark_dat.py --size 160 --batch 4 --threads 2
+- ``plain``: the stock step;
+- ``official``: the official recipe in easyrobust's order, written out here as the yardstick:
+  clean forward on x (its graph kept); Q; attack forward and backward on x̂; Q; adversarial
+  forward; one backward of the joint loss;
+- mmdat's ``train_on`` modes (``adv``, ``clean+adv``, ``separate``, ``fused``), and ``clean+adv``
+  and ``fused`` once more with the discretizer's taming decoder (the exact path before the fast
+  decoder), to show what the fast decoder buys the whole step;
+- ``Q``: one discretizer pass on the batch.
+
+The rows run interleaved over ``--repeats`` rounds after a warm-up each; min / median / max are
+printed and the median counts. ``floor_ratio`` is a step's median over its floor: its discretizer
+passes at the measured ``Q`` time plus its model FLOPs at the plain step's FLOP rate.
+
+Example::
+
+    python tools/benchmark_dat.py --quick
+    python tools/benchmark_dat.py --model yolov3 effdet resnet --size 160 --batch 4 \\
+        --out work_dirs/benchmarks/dat_step.json
+    python tools/benchmark_dat.py --model yolov3 --preset openimages-f8-16384
 """
 import argparse
 import copy
+import json
+import os
 import os.path as osp
-import statistics
 import sys
-import time
 import warnings
+from typing import Callable, Optional
 
 import torch
 from mmengine.config import Config
@@ -21,96 +38,222 @@ from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
 from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import mmdat  # noqa: E402,F401
-from mmdat.models.data_preprocessors import DATIterationPlan  # noqa: E402
-
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-MODES = ('adv', 'clean+adv', 'separate', 'fused')
+sys.path.insert(0, ROOT)
+import mmdat  # noqa: F401
+from mmdat.models.data_preprocessors import DATIterationPlan
+from mmdat.models.full_loss import full_loss
+from mmdat.utils.profiling import PeakMemory, interleaved_times, spread
+
+#: model name -> (DAT config of the embedded dataset, scope, task)
+MODELS = {
+    'yolov3': ('configs/dat/yolov3_mobilenetv2_dat_8xb8-160-20e_embedded.py', 'mmdet', 'det'),
+    'effdet': ('configs/dat/efficientdet-lite0_dat_8xb8-192-30e_embedded.py', 'mmdet', 'det'),
+    'resnet': ('configs/dat/resnet18_dat_8xb32-10e_embedded.py', 'mmpretrain', 'cls'),
+}
+MODEL_NAMES = {'yolov3': 'YOLOv3-MobileNetV2', 'effdet': 'EfficientDet-Lite0',
+               'resnet': 'ResNet-18'}
+#: row -> (train_on or None for plain / official, discretizer overrides)
+ROWS = {
+    'plain': (None, {}),
+    'official': ('clean+adv', {}),
+    'adv': ('adv', {}),
+    'clean+adv': ('clean+adv', {}),
+    'separate': ('separate', {}),
+    'fused': ('fused', {}),
+    'clean+adv, taming decoder': ('clean+adv', dict(decoder='taming')),
+    'fused, taming decoder': ('fused', dict(decoder='taming')),
+}
+NUM_CLASSES = 8
 
 
-def build_model(discretizer: dict, train_on: str):
-    import mmdet
-    from mmdet.registry import MODELS
-    init_default_scope('mmdet')
-    cfg = Config.fromfile(osp.join(mmdet.__path__[0], '.mim', 'configs', 'yolo',
-                                   'yolov3_mobilenetv2_8xb24-320-300e_coco.py')).model
-    cfg.backbone.init_cfg = None
-    cfg.bbox_head.num_classes = 8
-    dat = None if train_on == 'plain' else dict(discretizer=discretizer, train_on=train_on)
-    cfg.data_preprocessor = dict(type='mmdat.DATDataPreprocessor', dat=dat, mean=[123.675, 116.28, 103.53],
-                                 std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_size_divisor=32)
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.to_dict())
-    model.train()
-    return model
-
-
-def make_batch(size: int, batch: int) -> dict:
-    from mmdet.testing import demo_mm_inputs
-    return demo_mm_inputs(batch_size=batch, image_shapes=(3, size, size), num_classes=8,
-                          num_items=[4] * batch)
-
-
-def train_step(model, wrapper, batch) -> None:
-    if model.data_preprocessor.dat_enabled:
-        model.data_preprocessor.dat_plan = DATIterationPlan(collect_stats=False)
-    model.train_step(copy.deepcopy(batch), wrapper)
-
-
-def measure(fn, repeats: int) -> float:
-    fn()  # warm-up (builds the discretizer)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
-
-
-def count_flops(fn) -> float:
-    with FlopCounterMode(display=False) as counter:
-        fn()
-    return counter.get_total_flops() / 1e9
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--model', nargs='+', choices=list(MODELS), default=list(MODELS))
     parser.add_argument('--size', type=int, default=160)
     parser.add_argument('--batch', type=int, default=4)
     parser.add_argument('--threads', type=int, default=2)
-    parser.add_argument('--repeats', type=int, default=3)
-    parser.add_argument('--preset', help='use this VQGAN preset with random weights instead of the tiny one')
+    parser.add_argument('--repeats', type=int, default=3, help='timed interleaved rounds')
+    parser.add_argument('--preset', help='a VQGAN preset with random weights instead of the '
+                        'shipped embedded-tiny-f4-4096 (e.g. openimages-f8-16384)')
+    parser.add_argument('--out', metavar='FILE.json', help='write one JSON row per step')
+    parser.add_argument('--quick', action='store_true',
+                        help='YOLOv3 at 96 px, batch 2, one round: about a minute')
     args = parser.parse_args()
+    if args.quick:
+        args.model, args.size, args.batch, args.repeats = ['yolov3'], 96, 2, 1
+    return args
+
+
+def model_config(name: str, train_on: Optional[str], overrides: dict,
+                 preset: Optional[str]) -> dict:
+    """The model config of a DAT config, with DAT off (``train_on=None``) or in one mode."""
+    path, _, _ = MODELS[name]
+    cfg = Config.fromfile(osp.join(ROOT, path))
+    model = cfg.model.to_dict()
+    preprocessor = model.get('data_preprocessor') or cfg.data_preprocessor.to_dict()
+    dat = preprocessor['dat']
+    if preset:
+        dat['discretizer'] = dict(type='mmdat.VQGANDiscretizer', preset=preset, checkpoint=None)
+    dat['discretizer'].update(overrides)
+    dat['train_on'] = train_on or 'clean+adv'
+    if train_on is None:
+        preprocessor['dat'] = None
+    model['data_preprocessor'] = preprocessor
+    _drop_pretrained(model)
+    head = next(part for part in (model, model.get('bbox_head'), model.get('head'))
+                if part is not None and 'num_classes' in part)
+    head['num_classes'] = NUM_CLASSES
+    return model
+
+
+def _drop_pretrained(config: dict) -> None:
+    for value in config.values():
+        if isinstance(value, dict):
+            value.pop('init_cfg', None)
+            _drop_pretrained(value)
+
+
+def make_batch(task: str, size: int, batch: int) -> dict:
+    """A synthetic training batch: uint8 images and 4 boxes per image, or one label each."""
+    if task == 'det':
+        from mmdet.testing import demo_mm_inputs
+        return demo_mm_inputs(batch_size=batch, image_shapes=(3, size, size),
+                              num_classes=NUM_CLASSES, num_items=[4] * batch)
+    from mmpretrain.structures import DataSample
+    generator = torch.Generator().manual_seed(0)
+    images = [torch.randint(0, 256, (3, size, size), dtype=torch.uint8, generator=generator)
+              for _ in range(batch)]
+    samples = [DataSample().set_gt_label(index % NUM_CLASSES) for index in range(batch)]
+    return dict(inputs=images, data_samples=samples)
+
+
+def official_step(model: torch.nn.Module, wrapper: OptimWrapper, batch: dict) -> None:
+    """The official recipe in easyrobust's order, on the model's full loss."""
+    preprocessor = model.data_preprocessor
+    data = preprocessor(copy.deepcopy(batch), training=False)  # the stock preprocessing only
+    inputs, samples = data['inputs'], data['data_samples']
+    valid = preprocessor.valid_mask(inputs, samples)
+    clean_loss = full_loss(model, inputs, samples)
+    x_hat = preprocessor.discretizer.discretize(preprocessor.to_unit_rgb(inputs))
+
+    def loss_at(images: torch.Tensor) -> torch.Tensor:
+        return full_loss(model, preprocessor.from_unit_rgb(images, inputs, valid), samples)
+
+    generator = torch.Generator().manual_seed(0)
+    result = preprocessor.attack.run(x_hat, loss_at, valid, generator)
+    x_adv = preprocessor.discretizer.discretize((x_hat + result.delta).clamp(0, 1))
+    adv_loss = full_loss(model, preprocessor.from_unit_rgb(x_adv, inputs, valid), samples)
+    wrapper.update_params(clean_loss + adv_loss)
+
+
+def build_step(name: str, row: str, args: argparse.Namespace, batch: dict) -> tuple:
+    """``(step, discretizer or None)`` of one row, on a freshly built model."""
+    from mmengine.registry import MODELS as REGISTRY
+    train_on, overrides = ROWS[row]
+    init_default_scope(MODELS[name][1])
+    torch.manual_seed(0)
+    model = REGISTRY.build(model_config(name, train_on, overrides, args.preset))
+    model.train()
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-6))
+    preprocessor = model.data_preprocessor
+    if train_on is None:
+        return lambda: model.train_step(copy.deepcopy(batch), wrapper), None
+    preprocessor.bind_dat(model, wrapper)
+    if row == 'official':
+        return lambda: official_step(model, wrapper, batch), preprocessor.discretizer
+
+    def step() -> None:
+        preprocessor.dat_plan = DATIterationPlan(collect_stats=False)
+        model.train_step(copy.deepcopy(batch), wrapper)
+
+    return step, preprocessor.discretizer
+
+
+def counted(step: Callable, discretizer) -> tuple[float, int]:
+    """GFLOP of one call of ``step`` and how many discretizer passes it made."""
+    passes = 0
+    if discretizer is not None:
+        original = discretizer.discretize_with_codes
+
+        def with_codes(images):
+            nonlocal passes
+            passes += 1
+            return original(images)
+
+        def plain(images):
+            nonlocal passes
+            passes += 1
+            return original(images)[0]
+
+        discretizer.discretize_with_codes, discretizer.discretize = with_codes, plain
+    try:
+        with FlopCounterMode(display=False) as counter:
+            step()
+    finally:
+        if discretizer is not None:  # the class's methods again
+            del discretizer.discretize_with_codes, discretizer.discretize
+    return counter.get_total_flops() / 1e9, passes
+
+
+def benchmark_model(name: str, args: argparse.Namespace) -> list[dict]:
+    task = MODELS[name][2]
+    batch = make_batch(task, args.size, args.batch)
+    steps, discretizers = {}, {}
+    for row in ROWS:
+        steps[row], discretizers[row] = build_step(name, row, args, batch)
+    images = torch.rand(args.batch, 3, args.size, args.size)
+    q_pass = discretizers['clean+adv']
+    steps['Q'] = lambda: q_pass.discretize(images)
+    times = interleaved_times(steps, args.repeats)
+    memory = PeakMemory(torch.device('cpu'))
+    q_gflop, _ = counted(steps['Q'], None)
+    plain_gflop, _ = counted(steps['plain'], None)
+    q_ms = spread(times['Q'])[1] * 1e3
+    plain_ms = spread(times['plain'])[1] * 1e3
+    official_ms = spread(times['official'])[1] * 1e3
+    discretizer = args.preset or 'embedded-tiny-f4-4096 (shipped)'
+    rows = []
+    for row in steps:
+        fastest, median, slowest = (value * 1e3 for value in spread(times[row]))
+        gflop, passes = counted(steps[row], discretizers.get(row))
+        if row == 'Q':
+            passes, model_gflop = 1, 0.0
+        else:
+            model_gflop = gflop - passes * q_gflop
+        floor_ms = passes * q_ms + model_gflop * plain_ms / plain_gflop
+        rows.append(dict(
+            model=MODEL_NAMES[name], discretizer=discretizer, mode=row, size=args.size,
+            batch=args.batch, threads=torch.get_num_threads(), ms_per_iter=median,
+            ms_min=fastest, ms_max=slowest, peak_mem_mb=memory.measure(steps[row]),
+            ratio_to_plain=median / plain_ms, ratio_to_official=median / official_ms,
+            floor_ratio=median / floor_ms, gflop=gflop, discretizer_passes=passes))
+    return rows
+
+
+def main() -> None:
+    args = parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings('ignore')
-    if args.preset:
-        discretizer = dict(type='mmdat.VQGANDiscretizer', preset=args.preset, checkpoint=None)
-    else:
-        discretizer = dict(type='mmdat.VQGANDiscretizer', preset='embedded-tiny-f4-4096',
-                           checkpoint=osp.join(ROOT, 'checkpoints', 'vqgan_tiny_f4_embedded.pth'))
-    batch = make_batch(args.size, args.batch)
-    rows = []
-    for mode in ('plain', *MODES):
-        model = build_model(discretizer, mode)
-        wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-6))
-        if mode != 'plain':
-            model.data_preprocessor.bind_dat(model, wrapper)
-        step = lambda: train_step(model, wrapper, batch)  # noqa: E731
-        rows.append((mode, measure(step, args.repeats), count_flops(step)))
-        if mode == 'plain':
-            images = torch.rand(args.batch, 3, args.size, args.size)
-            q = mmdat.registry.MODELS.build(discretizer)
-            rows.append(('one discretizer pass (V)', measure(lambda: q.discretize(images), args.repeats),
-                         count_flops(lambda: q.discretize(images))))
-    plain_ms, plain_gflop = rows[0][1], rows[0][2]
-    official = dict((name, ms) for name, ms, _ in rows)['clean+adv']
-    print(f'YOLOv3-MobileNetV2, {args.size}px, batch {args.batch}, {args.threads} threads, '
-          f'median of {args.repeats}; discretizer: {args.preset or "embedded-tiny-f4-4096"}')
-    print(f'{"step":<26}{"ms":>9}{"x plain":>9}{"x official":>12}{"GFLOP":>10}')
-    for name, ms, gflop in rows:
-        print(f'{name:<26}{ms:>9.0f}{ms / plain_ms:>9.2f}{ms / official:>12.2f}{gflop:>10.1f}')
-    print(f'(plain step: {plain_gflop:.1f} GFLOP; official = clean+adv)')
+    all_rows = []
+    for name in args.model:
+        rows = benchmark_model(name, args)
+        all_rows += rows
+        print(f'\n{MODEL_NAMES[name]}, {args.size} px, batch {args.batch}, {args.threads} threads, '
+              f'{args.repeats} interleaved rounds; discretizer: {rows[0]["discretizer"]}')
+        print(f'  {"step":<28}{"ms min/med/max":>22}{"x plain":>9}{"x official":>12}'
+              f'{"x floor":>9}{"Q passes":>10}{"GFLOP":>9}{"peak MiB":>10}')
+        for row in rows:
+            times = f'{row["ms_min"]:.0f}/{row["ms_per_iter"]:.0f}/{row["ms_max"]:.0f}'
+            peak = 'n/a' if row['peak_mem_mb'] is None else f'{row["peak_mem_mb"]:.0f}'
+            print(f'  {row["mode"]:<28}{times:>22}{row["ratio_to_plain"]:>9.2f}'
+                  f'{row["ratio_to_official"]:>12.2f}{row["floor_ratio"]:>9.2f}'
+                  f'{row["discretizer_passes"]:>10}{row["gflop"]:>9.1f}{peak:>10}')
+    if args.out:
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        with open(args.out, 'w') as file:
+            json.dump(all_rows, file, indent=1)
+        print(f'\nwrote {len(all_rows)} rows to {args.out}')
 
 
 if __name__ == '__main__':

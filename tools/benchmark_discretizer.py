@@ -21,13 +21,9 @@ Example::
         --batch 1 8 --threads 2 --out work_dirs/benchmarks/discretizer_f4.json
 """
 import argparse
-import ctypes
-import ctypes.util
 import json
 import os
 import os.path as osp
-import statistics
-import time
 import warnings
 from typing import Callable, Optional
 
@@ -36,6 +32,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from mmdat.models.discretizers import VQGANDiscretizer
+from mmdat.models.discretizers.inference import native_bf16
+from mmdat.utils.profiling import PeakMemory, interleaved_times, spread
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 #: The shipped weights of the embedded presets (the others are benchmarked with random weights).
@@ -54,7 +52,6 @@ PATHS = {
     'bf16 encoder + decoder': dict(precision='bf16', decoder='bf16'),
 }
 ATTACK_EPS = 0.1
-M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
 QUICK_ARCHITECTURE = dict(
     ddconfig=dict(double_z=False, z_channels=4, resolution=64, in_channels=3, out_ch=3, ch=32,
                   ch_mult=[1, 2, 2], num_res_blocks=1, attn_resolutions=[16], dropout=0.0),
@@ -69,8 +66,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--repeats', type=int, default=3, help='timed interleaved rounds')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--paths', nargs='+', choices=list(PATHS), default=list(PATHS),
-                        help='mmdat paths to time (default: all)')
+    parser.add_argument('--paths', nargs='+', choices=list(PATHS),
+                        help='mmdat paths to time (default: all; the bf16 ones only where the '
+                        'device has native bf16, since emulated bf16 is slower than fp32)')
     parser.add_argument('--out', metavar='FILE.json', help='write one JSON row per measurement')
     parser.add_argument('--quick', action='store_true',
                         help='tiny random architecture at 64x64, one round: runs in seconds')
@@ -93,74 +91,6 @@ def taming_chain(network: torch.nn.Module) -> Callable[[torch.Tensor], tuple]:
         return decoded.clamp(-1, 1).add(1).div(2), indices.view(latents.shape[0], -1)
 
     return run
-
-
-class PeakMemory:
-    """Peak memory increase of a call: CUDA allocator peak, or the process's peak RSS on Linux."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-
-    def measure(self, function: Callable, *args) -> Optional[float]:
-        """Run ``function(*args)``; return the peak increase in MiB (None if unmeasurable)."""
-        if self.device.type == 'cuda':
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-            before = torch.cuda.memory_allocated()
-            function(*args)
-            torch.cuda.synchronize()
-            return (torch.cuda.max_memory_allocated() - before) / 2**20
-        self._release_free_heap()
-        try:
-            with open('/proc/self/clear_refs', 'w') as clear_refs:
-                clear_refs.write('5')  # resets VmHWM (peak RSS) to the current RSS
-        except OSError:
-            function(*args)
-            return None
-        before = self._status_kib('VmRSS')
-        function(*args)
-        return (self._status_kib('VmHWM') - before) / 1024
-
-    @staticmethod
-    def _release_free_heap() -> None:
-        """Make the process's RSS follow its live memory (glibc): return freed heap pages to the
-        OS and serve every allocation above 64 KiB by mmap, so freed tensors leave the RSS at
-        once and earlier runs cannot hide this one's peak."""
-        libc_name = ctypes.util.find_library('c')
-        libc = ctypes.CDLL(libc_name) if libc_name else None
-        if libc is not None and hasattr(libc, 'mallopt'):
-            libc.mallopt(M_MMAP_THRESHOLD, 64 * 1024)
-            libc.malloc_trim(0)
-
-    @staticmethod
-    def _status_kib(field: str) -> int:
-        with open('/proc/self/status') as status:
-            for line in status:
-                if line.startswith(field + ':'):
-                    return int(line.split()[1])
-        raise RuntimeError(f'{field} not in /proc/self/status')
-
-
-def interleaved_times(functions: dict[str, Callable], images: torch.Tensor,
-                      repeats: int) -> dict[str, list[float]]:
-    """Wall times in seconds of each function over ``repeats`` interleaved rounds, after one
-    warm-up run each (which also lets cuDNN pick its kernels)."""
-    times = {label: [] for label in functions}
-    for function in functions.values():
-        function(images)
-    for _ in range(repeats):
-        for label, function in functions.items():
-            _synchronize(images.device)
-            start = time.perf_counter()
-            function(images)
-            _synchronize(images.device)
-            times[label].append(time.perf_counter() - start)
-    return times
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize()
 
 
 def gflops_per_image(function: Callable, images: torch.Tensor) -> float:
@@ -232,6 +162,12 @@ def main() -> None:
     weights = 'shipped' if not args.quick and args.preset in SHIPPED_CHECKPOINTS else 'random'
     print(f'discretizer: {name}, {weights} weights; device {device}, '
           f'{torch.get_num_threads()} threads, torch {torch.__version__}, pid {os.getpid()}')
+    if args.paths is None:
+        args.paths = [label for label, options in PATHS.items()
+                      if native_bf16(device) or 'bf16' not in options.values()]
+        if len(args.paths) < len(PATHS):
+            print('bf16 paths left out: no native bf16 on this device (name them in --paths '
+                  'to measure them anyway)')
     reference_discretizer = build(args, dict(decoder='taming'))  # contiguous weights
     paths = {label: build(args, PATHS[label]) for label in args.paths}
     if weights == 'random' and reference_discretizer.network.quantizer_type == 'vq':
@@ -248,13 +184,14 @@ def main() -> None:
         for batch in args.batch:
             images = scene_images(batch, size).to(device)
             reference_images, reference_codes = reference(images)
-            times = interleaved_times(
-                {'taming': reference, **{label: discretizer.discretize
-                                         for label, discretizer in paths.items()}},
-                images, args.repeats)
+            runs = {'taming': reference, **{label: discretizer.discretize
+                                            for label, discretizer in paths.items()}}
+            times = interleaved_times({label: (lambda run=run: run(images))
+                                       for label, run in runs.items()}, args.repeats, device)
             reference_ms = min(times['taming']) / batch * 1e3
+            gflop = gflops_per_image(reference, images)
             print(f'\n{size}x{size}, batch {batch}: taming {reference_ms:.1f} ms/image, '
-                  f'{gflops_per_image(reference, images):.1f} GFLOP/image')
+                  f'{gflop:.1f} GFLOP/image')
             print(f'  {"path":<24}{"ms/image min/med/max":>24}{"speed-up":>10}{"exact":>7}'
                   f'{"codes equal":>13}{"max|dx|":>10}{"peak MiB":>10}')
             for label in ('taming', *paths):
@@ -266,17 +203,18 @@ def main() -> None:
                     output, codes = discretizer.discretize_with_codes(images)
                     agreement = (codes.view(batch, -1) == reference_codes).float().mean().item()
                     difference = (output - reference_images).abs().max().item()
-                per_image = [seconds / batch * 1e3 for seconds in times[label]]
+                fastest, median, slowest = (seconds / batch * 1e3
+                                            for seconds in spread(times[label]))
                 row = dict(preset=name, weights=weights, device=str(device),
                            threads=torch.get_num_threads(), size=size, batch=batch, path=label,
-                           exact=agreement == 1.0, ms=min(per_image),
-                           ms_median=statistics.median(per_image), ms_max=max(per_image),
-                           speedup_vs_taming=reference_ms / min(per_image),
+                           gflop_per_image=gflop, exact=agreement == 1.0, ms=fastest,
+                           ms_median=median, ms_max=slowest,
+                           speedup_vs_taming=reference_ms / fastest,
                            code_agreement=agreement, max_abs_dx=difference,
                            peak_mem_mb=memory.measure(discretize, images))
                 rows.append(row)
-                spread = f'{row["ms"]:.1f}/{row["ms_median"]:.1f}/{row["ms_max"]:.1f}'
-                print(f'  {label:<24}{spread:>24}{row["speedup_vs_taming"]:>10.2f}'
+                timing = f'{row["ms"]:.1f}/{row["ms_median"]:.1f}/{row["ms_max"]:.1f}'
+                print(f'  {label:<24}{timing:>24}{row["speedup_vs_taming"]:>10.2f}'
                       f'{"yes" if row["exact"] else "no":>7}{agreement:>13.5f}'
                       f'{difference:>10.1e}{_mib(row["peak_mem_mb"]):>10}')
             kept = attack_sized_agreement(reference_discretizer, images)

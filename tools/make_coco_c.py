@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmdat.apis import ConfigError, readable_errors  # noqa: E402
+from mmdat.apis import ConfigError, readable_errors
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 

@@ -12,9 +12,8 @@ import sys
 from fractions import Fraction
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmdat.apis import (ConfigError, add_evaluation_arguments,  # noqa: E402
-                        check_evaluation_arguments, load_tool_config, parse_tool_args,
-                        readable_errors)
+from mmdat.apis import (ConfigError, add_evaluation_arguments, check_evaluation_arguments, load_tool_config,
+                        parse_tool_args, readable_errors)
 
 
 def budget(text: str) -> float:

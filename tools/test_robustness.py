@@ -15,9 +15,8 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmdat.apis import (ConfigError, add_evaluation_arguments,  # noqa: E402
-                        check_evaluation_arguments, load_tool_config, parse_tool_args,
-                        readable_errors)
+from mmdat.apis import (ConfigError, add_evaluation_arguments, check_evaluation_arguments, load_tool_config,
+                        parse_tool_args, readable_errors)
 
 
 def parse_args() -> argparse.Namespace:
@@ -44,9 +43,8 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     with readable_errors():
-        from mmdat.evaluation.robustness import (CorruptionBenchmark, check_severities,
-                                                 corruption_errors, resolve_corruptions,
-                                                 write_reports)
+        from mmdat.evaluation.robustness import (CorruptionBenchmark, check_severities, corruption_errors,
+                                                 resolve_corruptions, write_reports)
         try:
             corruptions = resolve_corruptions(args.corruptions)
             severities = check_severities(args.severities)

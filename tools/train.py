@@ -4,8 +4,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmdat.apis import (add_common_arguments, build_runner_from_args, parse_tool_args,  # noqa: E402
-                        readable_errors)
+from mmdat.apis import add_common_arguments, build_runner_from_args, parse_tool_args, readable_errors
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
 # mmdet's YOLOv3-MobileNetV2 (320 px COCO config) shrunk to the embedded dataset: 160 px, 8 classes,
-# anchors halved, a 20-epoch CPU-sized schedule. The DAT twin is ../dat/yolov3_mobilenetv2_dat_8xb8-160-20e_embedded.py.
+# anchors halved, a 20-epoch CPU-sized schedule.
+# The DAT twin is ../dat/yolov3_mobilenetv2_dat_8xb8-160-20e_embedded.py.
 _base_ = ['mmdet::yolo/yolov3_mobilenetv2_8xb24-320-300e_coco.py']
 custom_imports = dict(imports=['mmdat'], allow_failed_imports=False)
 

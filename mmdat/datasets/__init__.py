@@ -13,8 +13,8 @@ __all__ = ['CATEGORIES', 'CorruptImage', 'ImageFolderDataset', 'generate_embedde
            'prepare_embedded_dataset', 'read_settings', 'resolve_settings']
 
 if find_spec('mmdet') is not None:
-    from .embedded_coco import EmbeddedCocoDataset
+    from .embedded_coco import EmbeddedCocoDataset  # noqa: F401
     __all__.append('EmbeddedCocoDataset')
 if find_spec('mmpretrain') is not None:
-    from .embedded_cls import EmbeddedClsDataset
+    from .embedded_cls import EmbeddedClsDataset  # noqa: F401
     __all__.append('EmbeddedClsDataset')

@@ -1,2 +1,3 @@
-from . import (attacks, backbones, data_preprocessors, dense_heads, detectors,  # noqa: F401
-               discretizers, layers, necks, task_modules, vqgan_training)  # (registers components)
+# Importing the subpackages registers their components.
+from . import (attacks, backbones, data_preprocessors, dense_heads, detectors, discretizers,  # noqa: F401
+               layers, necks, task_modules, vqgan_training)

@@ -21,7 +21,7 @@ import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
-from mmdat.apis import ConfigError, readable_errors  # noqa: E402
+from mmdat.apis import ConfigError, readable_errors
 
 SHIPPED = {
     'embedded-tiny-f8-512': 'checkpoints/vqgan_tiny_f8_embedded.pth',
@@ -65,6 +65,7 @@ def val_images(data_root: str, num_images: int) -> torch.Tensor:
     """The first val images of the embedded detection set, RGB in [0, 1], (N, 3, H, W)."""
     import numpy as np
     from PIL import Image
+
     from mmdat.datasets import prepare_embedded_dataset
     prepare_embedded_dataset(data_root, task='det')
     folder = osp.join(data_root, 'val')
@@ -119,6 +120,7 @@ def attack_statistics(cfg, model, discretizers, eps_values, num_images, seed) ->
     """Per discretizer and eps: code flips and loss change of the official attack and of random
     noise of the same per-image norm, averaged over the val batches."""
     from mmengine.runner import Runner
+
     from mmdat.models.attacks import build_attack, per_sample_norm
     from mmdat.models.full_loss import full_loss
     from mmdat.models.pixel_domain import PixelDomain

@@ -21,9 +21,9 @@ PUBLISHED = {'d0': (3.9e6, 2.5e9), 'd1': (6.6e6, 6.1e9), 'd2': (8.1e6, 11e9), 'd
 
 
 def measure(variant: str, num_classes: int) -> tuple:
+    from mmdet.registry import MODELS
     from mmengine.analysis import FlopAnalyzer
     from mmengine.registry import init_default_scope
-    from mmdet.registry import MODELS
 
     from mmdat.models.detectors import EFFICIENTDET_SCALING
     init_default_scope('mmdet')

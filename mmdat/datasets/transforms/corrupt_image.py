@@ -10,8 +10,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmdat.evaluation.robustness.corruptions import (CORRUPTION_SETS, SEVERITIES, corrupt_image,
-                                                     corruption_seed, library_version,
-                                                     resolve_corruptions)
+                                                     corruption_seed, library_version, resolve_corruptions)
 from mmdat.registry import TRANSFORMS
 
 

@@ -3,8 +3,7 @@ accuracy and mCE for classifiers. Needs no discretizer and no DAT training code.
 import json
 import os.path as osp
 
-from .adversarial import (AdversarialBenchmark, AttackSpec, check_attack,
-                          write_adversarial_reports)
+from .adversarial import AdversarialBenchmark, AttackSpec, check_attack, write_adversarial_reports
 from .benchmark import CellBenchmark, CorruptionBenchmark, RobustnessError, list_results
 from .corruptions import (ALL, BENCHMARK, CORRUPTION_SETS, HOLDOUT, SEVERITIES, check_severities,
                           corrupt_image, corruption_seed, library_version, resolve_corruptions)

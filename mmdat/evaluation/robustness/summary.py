@@ -4,7 +4,7 @@ corruption accuracy and mCE (Hendrycks & Dietterich 2019).
 A *cell* is one (corruption, severity) evaluation: a dict of the evaluator's metrics. Averages run
 over exactly the cells that were evaluated; a cell that was not evaluated is never counted as zero.
 """
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 

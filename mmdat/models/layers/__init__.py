@@ -1,5 +1,5 @@
-from .same_padding import (SameConv2d, SameConvModule, SameMaxPool2d, SeparableConv2d,
-                           same_padding, variance_scaling_init)
+from .same_padding import (SameConv2d, SameConvModule, SameMaxPool2d, SeparableConv2d, same_padding,
+                           variance_scaling_init)
 
 __all__ = ['SameConv2d', 'SameConvModule', 'SameMaxPool2d', 'SeparableConv2d', 'same_padding',
            'variance_scaling_init']

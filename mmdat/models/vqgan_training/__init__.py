@@ -1,8 +1,7 @@
 """Training a taming VQGAN discretizer with mmengine."""
 from .codebook import CodebookGuard, kmeans_centroids
 from .discriminator import PatchDiscriminator
-from .losses import (adaptive_adversarial_weight, discriminator_hinge_loss,
-                     generator_adversarial_loss)
+from .losses import adaptive_adversarial_weight, discriminator_hinge_loss, generator_adversarial_loss
 from .model import VQGANTrainer
 from .perceptual import LPIPSLoss
 

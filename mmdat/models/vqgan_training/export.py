@@ -4,8 +4,7 @@ from typing import Optional
 import torch
 from mmengine.config import Config
 
-from mmdat.models.discretizers.taming_vqgan import (GENERATOR_PREFIX, TamingVQGAN,
-                                                    generator_entries)
+from mmdat.models.discretizers.taming_vqgan import GENERATOR_PREFIX, TamingVQGAN, generator_entries
 
 
 def generator_state_dict(checkpoint: dict, source: str = 'checkpoint') -> dict[str, torch.Tensor]:

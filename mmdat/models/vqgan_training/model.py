@@ -13,8 +13,7 @@ from mmengine.optim import OptimWrapperDict
 from mmdat.models.discretizers.taming_vqgan import TamingVQGAN
 from mmdat.registry import MODELS
 from .codebook import CodebookGuard
-from .losses import (adaptive_adversarial_weight, discriminator_hinge_loss,
-                     generator_adversarial_loss)
+from .losses import adaptive_adversarial_weight, discriminator_hinge_loss, generator_adversarial_loss
 from .perceptual import LPIPSLoss
 
 _IMAGE_PREPROCESSOR = dict(

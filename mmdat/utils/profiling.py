@@ -1,0 +1,87 @@
+"""Timing and peak memory for the benchmark tools: interleaved rounds and per-call peaks."""
+import ctypes
+import ctypes.util
+import statistics
+import time
+from typing import Callable, Optional
+
+import torch
+
+M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (no-op on the CPU)."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def interleaved_times(functions: dict[str, Callable[[], object]], repeats: int,
+                      device: torch.device = torch.device('cpu')) -> dict[str, list[float]]:
+    """Wall times in seconds of each function over ``repeats`` interleaved rounds.
+
+    Each function runs once first (warm-up: lazy builds, allocator, cuDNN's kernel choice); then
+    every round runs all of them in turn, so that load changes on a shared machine hit them alike.
+    """
+    times = {label: [] for label in functions}
+    for function in functions.values():
+        function()
+    for _ in range(repeats):
+        for label, function in functions.items():
+            synchronize(device)
+            start = time.perf_counter()
+            function()
+            synchronize(device)
+            times[label].append(time.perf_counter() - start)
+    return times
+
+
+def spread(values: list[float]) -> tuple[float, float, float]:
+    """``(min, median, max)`` of ``values``."""
+    return min(values), statistics.median(values), max(values)
+
+
+class PeakMemory:
+    """Peak memory increase of a call: CUDA allocator peak, or the process's peak RSS on Linux."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+
+    def measure(self, function: Callable, *args) -> Optional[float]:
+        """Run ``function(*args)``; return the peak increase in MiB (None if unmeasurable)."""
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            before = torch.cuda.memory_allocated()
+            function(*args)
+            torch.cuda.synchronize()
+            return (torch.cuda.max_memory_allocated() - before) / 2**20
+        self._release_free_heap()
+        try:
+            with open('/proc/self/clear_refs', 'w') as clear_refs:
+                clear_refs.write('5')  # resets VmHWM (peak RSS) to the current RSS
+        except OSError:
+            function(*args)
+            return None
+        before = self._status_kib('VmRSS')
+        function(*args)
+        return (self._status_kib('VmHWM') - before) / 1024
+
+    @staticmethod
+    def _release_free_heap() -> None:
+        """Make the process's RSS follow its live memory (glibc): return freed heap pages to the
+        OS and serve every allocation above 64 KiB by mmap, so freed tensors leave the RSS at
+        once and earlier runs cannot hide this one's peak."""
+        libc_name = ctypes.util.find_library('c')
+        libc = ctypes.CDLL(libc_name) if libc_name else None
+        if libc is not None and hasattr(libc, 'mallopt'):
+            libc.mallopt(M_MMAP_THRESHOLD, 64 * 1024)
+            libc.malloc_trim(0)
+
+    @staticmethod
+    def _status_kib(field: str) -> int:
+        with open('/proc/self/status') as status:
+            for line in status:
+                if line.startswith(field + ':'):
+                    return int(line.split()[1])
+        raise RuntimeError(f'{field} not in /proc/self/status')
