@@ -5,6 +5,7 @@ import ast
 import copy
 import glob
 import os.path as osp
+import re
 from typing import List, Optional
 
 import pytest
@@ -18,7 +19,8 @@ from mmdat.models.data_preprocessors import DATPreprocessorMixin
 CONFIG_ROOT = osp.join(REPO_ROOT, 'configs')
 CONFIGS = sorted(p for p in glob.glob(osp.join(CONFIG_ROOT, '**', '*.py'), recursive=True)
                  if '_base_' not in p)
-DAT_CONFIGS = [p for p in CONFIGS if osp.basename(osp.dirname(p)) == 'dat']
+# DAT configs are named `<model>_dat_...` or `<model>_dat-<mode>_...`, in configs/dat/ or beside their twin
+DAT_CONFIGS = [p for p in CONFIGS if re.search(r'_dat[_-]', osp.basename(p))]
 PAPER_DAT = Config.fromfile(osp.join(CONFIG_ROOT, '_base_', 'dat', 'dat_openimages_f8_16384.py')).dat
 PAPER_PRESET = PAPER_DAT['discretizer']['preset']
 # What a user types to try a paper config without the f8-16384 weights: a tiny VQGAN, random init.

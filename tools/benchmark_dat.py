@@ -36,14 +36,13 @@ import torch
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
-from torch.utils.flop_counter import FlopCounterMode
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 import mmdat  # noqa: F401
 from mmdat.models.data_preprocessors import DATIterationPlan
 from mmdat.models.full_loss import full_loss
-from mmdat.utils.profiling import PeakMemory, interleaved_times, spread
+from mmdat.utils.profiling import PeakMemory, count_gflop, interleaved_times, spread
 
 #: model name -> (DAT config of the embedded dataset, scope, task)
 MODELS = {
@@ -188,12 +187,11 @@ def counted(step: Callable, discretizer) -> tuple[float, int]:
 
         discretizer.discretize_with_codes, discretizer.discretize = with_codes, plain
     try:
-        with FlopCounterMode(display=False) as counter:
-            step()
+        gflop = count_gflop(step)
     finally:
         if discretizer is not None:  # the class's methods again
             del discretizer.discretize_with_codes, discretizer.discretize
-    return counter.get_total_flops() / 1e9, passes
+    return gflop, passes
 
 
 def benchmark_model(name: str, args: argparse.Namespace) -> list[dict]:

@@ -29,11 +29,10 @@ from typing import Callable, Optional
 
 import numpy as np
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from mmdat.models.discretizers import VQGANDiscretizer
 from mmdat.models.discretizers.inference import native_bf16
-from mmdat.utils.profiling import PeakMemory, interleaved_times, spread
+from mmdat.utils.profiling import PeakMemory, count_gflop, interleaved_times, spread
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 #: The shipped weights of the embedded presets (the others are benchmarked with random weights).
@@ -91,12 +90,6 @@ def taming_chain(network: torch.nn.Module) -> Callable[[torch.Tensor], tuple]:
         return decoded.clamp(-1, 1).add(1).div(2), indices.view(latents.shape[0], -1)
 
     return run
-
-
-def gflops_per_image(function: Callable, images: torch.Tensor) -> float:
-    with FlopCounterMode(display=False) as counter:
-        function(images)
-    return counter.get_total_flops() / images.shape[0] / 1e9
 
 
 def build(args: argparse.Namespace, options: dict) -> VQGANDiscretizer:
@@ -189,7 +182,7 @@ def main() -> None:
             times = interleaved_times({label: (lambda run=run: run(images))
                                        for label, run in runs.items()}, args.repeats, device)
             reference_ms = min(times['taming']) / batch * 1e3
-            gflop = gflops_per_image(reference, images)
+            gflop = count_gflop(lambda: reference(images)) / batch
             print(f'\n{size}x{size}, batch {batch}: taming {reference_ms:.1f} ms/image, '
                   f'{gflop:.1f} GFLOP/image')
             print(f'  {"path":<24}{"ms/image min/med/max":>24}{"speed-up":>10}{"exact":>7}'

@@ -4,7 +4,7 @@ the embedded val split, and write a report that says what DAT did.
 Steps (each is skipped when its result exists, so a re-run reuses trained checkpoints, finished
 robustness cells and cached corruptions):
 
-1. ``tools/train.py`` on ``configs/demo/efficientdet-lite0_8xb8-192-10e_embedded.py`` (normal);
+1. ``tools/train.py`` on ``configs/demo/efficientdet-lite0_8xb8-160-8e_embedded.py`` (normal);
 2. ``tools/train.py`` on its DAT twin (same seed and schedule, the shipped discretizer);
 3. ``tools/test_robustness.py`` on both (the 15 benchmark corruptions, one shared corruption cache);
 4. ``tools/compare_robustness.py`` and ``<work-dir>/report.md``: the table (P, mPC, rPC and the
@@ -27,8 +27,8 @@ import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 RUNS = {
-    'normal': 'configs/demo/efficientdet-lite0_8xb8-192-10e_embedded.py',
-    'DAT': 'configs/demo/efficientdet-lite0_dat-fused_8xb8-192-10e_embedded.py',
+    'normal': 'configs/demo/efficientdet-lite0_8xb8-160-8e_embedded.py',
+    'DAT': 'configs/demo/efficientdet-lite0_dat-fused_8xb8-160-8e_embedded.py',
 }
 DAT_STATISTICS = ('dat/loss_clean', 'dat/loss_adv', 'dat/code_flip', 'dat/delta_norm')
 
@@ -40,8 +40,8 @@ def parse_args() -> argparse.Namespace:
                         help='corruption severities (default 1 3 5; all five for the full '
                         'protocol)')
     parser.add_argument('--workers', default='1', help='corruption worker processes')
-    parser.add_argument('--epochs', type=int, default=10,
-                        help="training epochs (default: the demo configs' 10; fewer for a first "
+    parser.add_argument('--epochs', type=int, default=8,
+                        help="training epochs (default: the demo configs' 8; fewer for a first "
                         'look, with the learning-rate schedule cut, not rescaled)')
     return parser.parse_args()
 
@@ -108,7 +108,7 @@ def write_report(args: argparse.Namespace, work_dirs: dict, timings: dict) -> st
     report = f"""# mmdat demo: does DAT make EfficientDet-Lite0 more robust, and what does it cost?
 
 EfficientDet-Lite0 (ImageNet-pretrained backbone, stages ≤ 3 frozen) trained for {args.epochs} epochs on
-the embedded dataset at 192 px, normally (`{RUNS['normal']}`) and with DAT
+the embedded dataset at 160 px, normally (`{RUNS['normal']}`) and with DAT
 (`{RUNS['DAT']}`: the shipped discretizer, the official attack, `train_on='fused'`), same seed and
 schedule. Both evaluated by `tools/test_robustness.py` on the 100 val images: clean and the 15
 benchmark corruptions at severities {', '.join(args.severities)}.

@@ -1,11 +1,13 @@
-"""Timing and peak memory for the benchmark tools: interleaved rounds and per-call peaks."""
+"""Timing, FLOPs and peak memory for the benchmark tools."""
 import ctypes
 import ctypes.util
+import math
 import statistics
 import time
 from typing import Callable, Optional
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
 
@@ -39,6 +41,24 @@ def interleaved_times(functions: dict[str, Callable[[], object]], repeats: int,
 def spread(values: list[float]) -> tuple[float, float, float]:
     """``(min, median, max)`` of ``values``."""
     return min(values), statistics.median(values), max(values)
+
+
+def _conv_backward_flop(grad_out_shape, x_shape, w_shape, *args, **kwargs) -> int:
+    """FLOPs of ``aten.convolution_backward``: the input and the weight gradient each cost what the
+    forward costs, 2 · |output| · (C_in / groups) · kh · kw. torch's own formula drops ``groups``
+    from the weight gradient and so counts a depthwise conv's C times over."""
+    output_mask = kwargs.get('output_mask', args[7] if len(args) > 7 else (True, True))
+    forward = 2 * math.prod(grad_out_shape) * math.prod(w_shape[1:])
+    return forward * (int(output_mask[0]) + int(output_mask[1]))
+
+
+def count_gflop(function: Callable[[], object]) -> float:
+    """GFLOP of one call (matmuls, convolutions and attention, as ``FlopCounterMode`` counts them,
+    with grouped-conv backward counted correctly)."""
+    mapping = {torch.ops.aten.convolution_backward: _conv_backward_flop}
+    with FlopCounterMode(display=False, custom_mapping=mapping) as counter:
+        function()
+    return counter.get_total_flops() / 1e9
 
 
 class PeakMemory:

@@ -190,6 +190,11 @@ class CellBenchmark:
             for cell in pending:
                 start = time.perf_counter()
                 metrics = self.evaluate(runner, cell)
+                if cell == CLEAN and not metrics:
+                    raise RobustnessError(
+                        f'the test evaluator returned no metrics on the clean images with '
+                        f'{self.checkpoint} (mmdet\'s CocoMetric returns none when the model '
+                        'detects nothing at all): train it further or check the checkpoint')
                 record = dict(metrics=metrics, seconds=time.perf_counter() - start)
                 if is_main_process():
                     _write_json(self._cell_path(cell), record)

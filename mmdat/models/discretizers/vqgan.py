@@ -55,7 +55,7 @@ class VQGANDiscretizer(BaseDiscretizer):
             Defaults to ``'fp32'``.
         decoder (str): how x̂ is decoded from the codes; no choice changes a code.
             ``'fast'``: channels-last, fused SiLU, sdpa attention and sub-pixel upsampling convs
-            (x̂ within about 1e-6 of taming's). ``'bf16'``: the same under bfloat16 autocast
+            (x̂ within about 1e-4 of taming's). ``'bf16'``: the same under bfloat16 autocast
             (x̂ within about 1e-2). ``'taming'``: taming's arithmetic, x̂ bit for bit.
             ``'auto'``: ``'bf16'`` on devices with native bfloat16 (CUDA, CPUs with AVX512-BF16
             or AMX), else ``'fast'``. Defaults to ``'auto'``. The speed of each choice is in

@@ -1,7 +1,7 @@
-# `make demo`'s DAT run: the DAT twin of efficientdet-lite0_8xb8-192-10e_embedded.py with the shipped
+# `make demo`'s DAT run: the DAT twin of efficientdet-lite0_8xb8-160-8e_embedded.py with the shipped
 # discretizer in `fused` mode (../_base_/dat/dat_embedded_tiny_f4_4096_fused.py).
 _base_ = [
-    './efficientdet-lite0_8xb8-192-10e_embedded.py',
+    './efficientdet-lite0_8xb8-160-8e_embedded.py',
     '../_base_/dat/dat_embedded_tiny_f4_4096_fused.py'
 ]
 
