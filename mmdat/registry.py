@@ -18,3 +18,5 @@ DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, locations=['mmdat.datas
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, locations=['mmdat.datasets'])
 TASK_UTILS = Registry('task util', parent=MMENGINE_TASK_UTILS, locations=['mmdat.models'])
 METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=['mmdat.evaluation'])
+# DAT's inner maximisation (``dat.attack`` and the adversarial evaluation): ``type='l2' | 'linf' | 'grad'``
+ATTACKS = Registry('attack', locations=['mmdat.models.attacks'])

@@ -131,9 +131,25 @@ def test_non_finite_gradients_fall_back_to_the_discretized_image(det_inputs):
     with torch.no_grad():
         head.weight[0, 0, 0, 0] = float('nan')
     bind(model)
+    stock = model.data_preprocessor(copy.deepcopy(det_inputs), training=False)
     out = model.data_preprocessor(copy.deepcopy(det_inputs), training=True)
     assert model.data_preprocessor.dat_report.stats['nonfinite'] == 2
-    assert torch.isfinite(out['inputs']).all()
+    # both samples train on x̂, which the identity discretizer makes the stock input
+    torch.testing.assert_close(out['inputs'], stock['inputs'], atol=1e-5, rtol=0)
+
+
+def test_fused_mode_has_no_x_hat_and_its_grid_leaves_the_q_panels_out(det_inputs):
+    from mmdat.visualization.dat_grid import make_dat_grid
+    grids = {}
+    for train_on in ('adv', 'fused'):
+        model = build_det_model(dict(IDENTITY_DAT, train_on=train_on))
+        bind(model, DATIterationPlan(collect_stats=False, num_visuals=1))
+        model.data_preprocessor(copy.deepcopy(det_inputs), training=True)
+        visuals = model.data_preprocessor.dat_report.visuals
+        assert (visuals['x_hat'] is None) == (train_on == 'fused')
+        grids[train_on] = make_dat_grid(visuals)
+    panel_width = det_inputs['inputs'][0].shape[-1]
+    assert grids['adv'].shape[1] - grids['fused'].shape[1] >= 2 * panel_width
 
 
 def test_fused_gradient_is_clean_plus_adversarial_gradient(det_inputs):

@@ -14,8 +14,8 @@ from mmengine.registry import init_default_scope
 from pycocotools.coco import COCO
 
 from mmdat.datasets import CATEGORIES, generate_embedded_dataset, prepare_embedded_dataset, resolve_settings
-from mmdat.datasets.embedded import (MIN_VISIBLE_FRACTION, CategoryDeck, compose_classification_image,
-                                     compose_detection_image)
+from mmdat.datasets.embedded_scenes import (MIN_VISIBLE_FRACTION, CategoryDeck, compose_classification_image,
+                                            compose_detection_image)
 from mmdat.datasets.embedded_sources import load_source_library
 from mmdat.registry import DATASETS
 

@@ -108,7 +108,7 @@ def build(args: argparse.Namespace, options: dict) -> VQGANDiscretizer:
 
 def scene_images(batch: int, size: int, seed: int = 0) -> torch.Tensor:
     """Embedded-dataset scenes (one object on a textured background) as RGB in [0, 1]."""
-    from mmdat.datasets.embedded import CATEGORIES, compose_classification_image
+    from mmdat.datasets.embedded_scenes import CATEGORIES, compose_classification_image
     from mmdat.datasets.embedded_sources import load_source_library
     library, rng = load_source_library(), np.random.default_rng(seed)
     images = [compose_classification_image(library, rng, size, index % len(CATEGORIES))

@@ -4,8 +4,9 @@ embedded dataset are registered only when that package is installed, so either w
 the other."""
 from importlib.util import find_spec
 
-from .embedded import CATEGORIES, generate_embedded_dataset, read_settings, resolve_settings
-from .embedded_datasets import prepare_embedded_dataset
+from .embedded_generate import (generate_embedded_dataset, prepare_embedded_dataset, read_settings,
+                                resolve_settings)
+from .embedded_scenes import CATEGORIES
 from .image_folder import ImageFolderDataset
 from .transforms import CorruptImage
 

@@ -2,8 +2,8 @@
 from mmdet.datasets import CocoDataset
 
 from mmdat.registry import DATASETS
-from .embedded import CATEGORIES
-from .embedded_datasets import prepare_embedded_dataset
+from .embedded_generate import prepare_embedded_dataset
+from .embedded_scenes import CATEGORIES
 
 
 @DATASETS.register_module()

@@ -41,6 +41,7 @@ def make_dat_grid(visuals: Dict[str, Any], gap: int = 2) -> np.ndarray:
     """Compose the grid from a DAT report's visuals (``x``, ``x_hat``, ``x_adv``: (K, 3, H, W) in [0, 1];
     ``valid``: (K, 1, H, W); ``data_samples``). Ground-truth boxes are drawn when the samples carry them.
     The last two panels show what discretization plus attack changed, and what the attack alone changed.
+    ``x_hat`` is None for ``train_on='fused'``, which has no x̂: its Q(x) panels are left out.
 
     Returns:
         np.ndarray: uint8 RGB image (H', W', 3).
@@ -48,13 +49,16 @@ def make_dat_grid(visuals: Dict[str, Any], gap: int = 2) -> np.ndarray:
     rows: List[np.ndarray] = []
     for i in range(visuals['x'].shape[0]):
         valid = visuals['valid'][i]
-        x, x_hat, x_adv = (visuals[k][i] * valid for k in ('x', 'x_hat', 'x_adv'))
+        x, x_adv = (visuals[k][i] * valid for k in ('x', 'x_adv'))
         sample = visuals['data_samples'][i]
-        panels = [_label(_draw_boxes(_to_uint8(x), sample), 'x'),
-                  _label(_draw_boxes(_to_uint8(x_hat), sample), 'Q(x)'),
-                  _label(_draw_boxes(_to_uint8(x_adv), sample), 'x_adv'),
-                  _difference_panel(x_adv, x, '|x_adv-x|'),
-                  _difference_panel(x_adv, x_hat, '|x_adv-Q(x)|')]
+        panels = [_label(_draw_boxes(_to_uint8(x), sample), 'x')]
+        x_hat = visuals.get('x_hat')
+        if x_hat is not None:  # train_on='fused' has no x̂
+            panels.append(_label(_draw_boxes(_to_uint8(x_hat[i] * valid), sample), 'Q(x)'))
+        panels += [_label(_draw_boxes(_to_uint8(x_adv), sample), 'x_adv'),
+                   _difference_panel(x_adv, x, '|x_adv-x|')]
+        if x_hat is not None:
+            panels.append(_difference_panel(x_adv, x_hat[i] * valid, '|x_adv-Q(x)|'))
         height = panels[0].shape[0]
         spacer = np.full((height, gap, 3), 255, np.uint8)
         row = np.concatenate([p for panel in panels for p in (panel, spacer)][:-1], axis=1)

@@ -1,4 +1,5 @@
-from .perturbation import (ATTACKS, AttackResult, BaseAttack, GradAttack, L2Attack, LinfAttack, build_attack,
+from mmdat.registry import ATTACKS
+from .perturbation import (AttackResult, BaseAttack, GradAttack, L2Attack, LinfAttack, build_attack,
                            per_sample_norm)
 
 __all__ = ['ATTACKS', 'AttackResult', 'BaseAttack', 'GradAttack', 'L2Attack', 'LinfAttack',

@@ -5,10 +5,12 @@ No mmdet or mmpretrain here. An attack gets the start image, a loss callable and
 respect to the image only, so parameters' ``.grad`` is never touched.
 """
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Type
+from typing import Callable, Optional
 
 import torch
 from torch import Tensor
+
+from mmdat.registry import ATTACKS
 
 LossFn = Callable[[Tensor], Tensor]  # images (N, 3, H, W) in [0, 1] -> scalar loss
 
@@ -71,6 +73,20 @@ class BaseAttack:
         """One ascent step from ``point`` along ``grad``, kept in the perturbation set and in [0, 1]."""
         raise NotImplementedError
 
+    def step(self, point: Tensor, grad: Tensor, center: Tensor, valid: Tensor,
+             eps_scale: float = 1.0) -> tuple[Tensor, Tensor]:
+        """One step along a gradient computed elsewhere (here, or the clean backward of
+        ``train_on='fused'``): a sample whose gradient is not finite does not move and is flagged,
+        padding gets no gradient. Returns the next point and the per-sample finite flags."""
+        finite = torch.isfinite(grad).flatten(1).all(dim=1)
+        grad = torch.where(finite.view(-1, 1, 1, 1), grad, torch.zeros_like(grad)) * valid
+        return self.update(point, grad, center, valid, eps_scale), finite
+
+    @staticmethod
+    def perturbation(point: Tensor, center: Tensor, valid: Tensor, finite: Tensor) -> Tensor:
+        """δ = point − center, zero outside ``valid`` and for the samples flagged not finite."""
+        return ((point - center) * valid * finite.view(-1, 1, 1, 1)).detach()
+
     def run(self, center: Tensor, loss_fn: LossFn, valid: Tensor, generator: torch.Generator,
             eps_scale: float = 1.0, loss_scale: float = 1.0) -> AttackResult:
         """Attack ``loss_fn`` around ``center``.
@@ -95,14 +111,13 @@ class BaseAttack:
             if start_loss is None:
                 start_loss = loss.detach().float()
             grad = torch.zeros_like(point) if grad is None else grad.float() / loss_scale
-            sample_finite = torch.isfinite(grad).flatten(1).all(dim=1)
+            point, sample_finite = self.step(point.detach(), grad, center, valid, eps_scale)
             finite &= sample_finite
-            grad = torch.where(sample_finite.view(-1, 1, 1, 1), grad, torch.zeros_like(grad))
-            point = self.update(point.detach(), grad * valid, center, valid, eps_scale)
-        delta = (point - center) * valid * finite.view(-1, 1, 1, 1)
-        return AttackResult(delta=delta.detach(), start_loss=start_loss, finite=finite)
+        delta = self.perturbation(point, center, valid, finite)
+        return AttackResult(delta=delta, start_loss=start_loss, finite=finite)
 
 
+@ATTACKS.register_module(name='l2')
 class L2Attack(BaseAttack):
     """The official DAT attack: normalised L2 steps, projection onto the eps-ball, clamp to [0, 1].
 
@@ -148,6 +163,7 @@ class L2Attack(BaseAttack):
         return (center + offset).clamp(0, 1)
 
 
+@ATTACKS.register_module(name='grad')
 class GradAttack(BaseAttack):
     """The paper's Eq. 5 read literally: δ = α·∇L, unbounded, clamped to [0, 1].
 
@@ -169,6 +185,7 @@ class GradAttack(BaseAttack):
         return (point + self.alpha * eps_scale * grad).clamp(0, 1)
 
 
+@ATTACKS.register_module(name='linf')
 class LinfAttack(BaseAttack):
     """Sign-gradient steps in an L∞ box of half-width ``eps`` (FGSM with one step of ``eps``, PGD
     with several and a random start), clamped to [0, 1]. Used by the adversarial evaluation.
@@ -204,13 +221,11 @@ class LinfAttack(BaseAttack):
         return (center + (point - center).clamp(-eps, eps)).clamp(0, 1)
 
 
-ATTACKS: Dict[str, Type[BaseAttack]] = {'l2': L2Attack, 'linf': LinfAttack, 'grad': GradAttack}
-
-
 def build_attack(cfg: dict) -> BaseAttack:
-    """Build an attack from ``dict(type='l2' | 'grad', **kwargs)``."""
+    """Build an attack from ``dict(type='l2' | 'linf' | 'grad', **kwargs)`` (``ATTACKS``)."""
     cfg = dict(cfg)
-    kind = cfg.pop('type', 'l2')
-    if kind not in ATTACKS:
-        raise KeyError(f'unknown DAT attack type {kind!r}; choose one of {sorted(ATTACKS)}')
-    return ATTACKS[kind](**cfg)
+    cfg.setdefault('type', 'l2')
+    if ATTACKS.get(cfg['type']) is None:
+        raise KeyError(f"unknown DAT attack type {cfg['type']!r}; choose one of "
+                       f'{sorted(ATTACKS.module_dict)}')
+    return ATTACKS.build(cfg)

@@ -1,18 +1,14 @@
 """DAT data preprocessors. The detection one needs mmdet, the classification one mmpretrain; each is
-registered only when its library is installed."""
+registered only when its library is installed (as ``mmdat.datasets`` does for its datasets)."""
+from importlib.util import find_spec
+
 from .dat_mixin import DATIterationPlan, DATPreprocessorMixin, DATReport, bn_mode_context
 
 __all__ = ['DATIterationPlan', 'DATPreprocessorMixin', 'DATReport', 'bn_mode_context']
 
-try:
+if find_spec('mmdet') is not None:
     from .det_data_preprocessor import DATDataPreprocessor  # noqa: F401
     __all__.append('DATDataPreprocessor')
-except ImportError as err:  # pragma: no cover - only without mmdet
-    if err.name is None or not err.name.startswith('mmdet'):
-        raise
-try:
+if find_spec('mmpretrain') is not None:
     from .cls_data_preprocessor import DATClsDataPreprocessor  # noqa: F401
     __all__.append('DATClsDataPreprocessor')
-except ImportError as err:  # pragma: no cover - only without mmpretrain
-    if err.name is None or not err.name.startswith('mmpretrain'):
-        raise

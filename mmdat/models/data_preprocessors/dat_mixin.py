@@ -236,7 +236,7 @@ class DATPreprocessorMixin:
 
         if self.train_on == 'fused':
             result = self._fused_attack(model, inputs, samples, x, valid, generator, plan, stats)
-            x_hat, center, codes_clean = x, x, None
+            x_hat, center, codes_clean = None, x, None  # no x̂ here: x_adv = Q(x + δ)
         else:
             if self.train_on == 'separate':
                 with torch.enable_grad():
@@ -253,7 +253,8 @@ class DATPreprocessorMixin:
         target = (center + result.delta).clamp(0, 1)
         x_adv, codes_adv = self.discretizer.discretize_with_codes(target)
         keep = result.finite.view(-1, 1, 1, 1) & torch.isfinite(x_adv).flatten(1).all(1).view(-1, 1, 1, 1)
-        x_adv = torch.where(valid & keep, x_adv, x_hat)
+        # a sample whose δ or Q(center + δ) is not finite trains on its attack-free image instead
+        x_adv = torch.where(valid & keep, x_adv, x if x_hat is None else x_hat)
         adv_inputs = self.from_unit_rgb(x_adv, inputs, valid)
 
         stats['delta_norm'] = float(per_sample_norm(result.delta).mean())
@@ -273,7 +274,8 @@ class DATPreprocessorMixin:
         visuals = None
         if plan.num_visuals > 0:
             k = min(plan.num_visuals, x.shape[0])
-            visuals = dict(x=x[:k].detach().cpu(), x_hat=x_hat[:k].detach().cpu(),
+            visuals = dict(x=x[:k].detach().cpu(),
+                           x_hat=None if x_hat is None else x_hat[:k].detach().cpu(),
                            x_adv=x_adv[:k].detach().cpu(), valid=valid[:k].cpu(),
                            data_samples=[s.cpu() if hasattr(s, 'cpu') else s for s in samples[:k]])
         self.dat_report = DATReport(stats=stats, visuals=visuals)
@@ -295,9 +297,7 @@ class DATPreprocessorMixin:
         stats['loss_clean'] = float(clean_loss.detach())
         input_grad = clean_inputs.grad if clean_inputs.grad is not None else torch.zeros_like(inputs)
         grad = self.pixel_domain().gradient_to_unit_rgb(input_grad / applied)
-        finite = torch.isfinite(grad).flatten(1).all(dim=1)
-        grad = torch.where(finite.view(-1, 1, 1, 1), grad, torch.zeros_like(grad)) * valid
         start = self.attack.initial_point(x, valid, generator, plan.eps_scale)
-        moved = self.attack.update(start, grad, x, valid, plan.eps_scale)
-        delta = (moved - x) * valid * finite.view(-1, 1, 1, 1)
-        return AttackResult(delta=delta, start_loss=clean_loss.detach(), finite=finite)
+        moved, finite = self.attack.step(start, grad, x, valid, plan.eps_scale)
+        return AttackResult(delta=self.attack.perturbation(moved, x, valid, finite),
+                            start_loss=clean_loss.detach(), finite=finite)

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from mmdat.registry import MODELS
+from mmdat.utils.checkpoint import name_keys
 from . import inference
 from .base import BaseDiscretizer
 from .presets import VQGAN_PRESETS, describe_architecture, get_vqgan_preset
@@ -301,7 +302,8 @@ def _vqgan_state_dict(loaded: object, checkpoint: str) -> dict:
             isinstance(value, torch.Tensor) for value in loaded.values()):
         state_dict = loaded
     else:
-        found = sorted(loaded)[:_KEYS_SHOWN] if isinstance(loaded, dict) else type(loaded).__name__
+        found = (name_keys(sorted(loaded), _KEYS_SHOWN) if isinstance(loaded, dict) else
+                 type(loaded).__name__)
         raise ValueError(f'{checkpoint!r} is neither a state dict nor a checkpoint with a '
                          f"'state_dict' entry (found {found})")
     generator = generator_entries(state_dict)
@@ -312,6 +314,4 @@ def _vqgan_state_dict(loaded: object, checkpoint: str) -> dict:
 
 
 def _key_summary(label: str, keys: list[str]) -> str:
-    shown = ', '.join(keys[:_KEYS_SHOWN])
-    more = f', ... (+{len(keys) - _KEYS_SHOWN} more)' if len(keys) > _KEYS_SHOWN else ''
-    return f'{len(keys)} {label}' + (f' [{shown}{more}]' if keys else '')
+    return f'{len(keys)} {label}' + (f' [{name_keys(keys, _KEYS_SHOWN)}]' if keys else '')
