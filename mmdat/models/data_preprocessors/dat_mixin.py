@@ -68,6 +68,24 @@ class DATReport:
     visuals: Optional[Dict[str, Any]] = None
 
 
+@dataclass
+class _AttackedBatch:
+    """One DAT step's images in [0, 1] RGB and what the attack returned. ``x_hat`` and ``codes_x``
+    are None for ``train_on='fused'``, which never computes Q(x)."""
+    x: Tensor
+    valid: Tensor
+    rng_devices: List[torch.device]
+    rng_draws: List[Tensor]
+    stats: Dict[str, float] = field(default_factory=dict)
+    x_hat: Optional[Tensor] = None
+    codes_x: Optional[Tensor] = None
+    center: Optional[Tensor] = None
+    result: Optional[AttackResult] = None
+    x_adv: Optional[Tensor] = None
+    codes_adv: Optional[Tensor] = None
+    adv_inputs: Optional[Tensor] = None
+
+
 @contextmanager
 def bn_mode_context(model: nn.Module, mode: str) -> Iterator[None]:
     """Run the attack passes with BatchNorm in ``mode``.
@@ -223,63 +241,79 @@ class DATPreprocessorMixin:
         return generator
 
     def _dat_step(self, model: nn.Module, data: dict, plan: DATIterationPlan) -> dict:
-        inputs, samples = data['inputs'], data['data_samples']
+        step = self._discretize_and_attack(model, data['inputs'], data['data_samples'], plan)
+        self.dat_report = self._report(model, step, data['data_samples'], plan)
+        return self._assemble(data, step.adv_inputs)
+
+    def _discretize_and_attack(self, model: nn.Module, inputs: Tensor, samples: List[Any],
+                               plan: DATIterationPlan) -> '_AttackedBatch':
+        """x̂ = Q(x), δ from the model's full loss, x_adv = Q(center + δ), in the model's domain."""
         valid = self.valid_mask(inputs, samples)
         x = self.to_unit_rgb(inputs)
         generator = self._generator(inputs.device, plan.seed)
         rng_devices = [inputs.device] if inputs.is_cuda else []
-        draws_before_attack = _rng_states(rng_devices)  # samplers (RPN, RoI) draw from these
-        stats: Dict[str, float] = {}
+        step = _AttackedBatch(x=x, valid=valid, rng_devices=rng_devices,
+                              rng_draws=_rng_states(rng_devices))  # RPN / RoI samplers draw these
 
         def loss_at(images: Tensor) -> Tensor:
             return full_loss(model, self.from_unit_rgb(images, inputs, valid), samples)
 
-        if self.train_on == 'fused':
-            result = self._fused_attack(model, inputs, samples, x, valid, generator, plan, stats)
-            x_hat, center, codes_clean = None, x, None  # no x̂ here: x_adv = Q(x + δ)
+        if self.train_on == 'fused':  # no x̂ here: x_adv = Q(x + δ)
+            result = self._fused_attack(model, inputs, samples, x, valid, generator, plan,
+                                        step.stats)
+            step.center = x
         else:
             if self.train_on == 'separate':
                 with torch.enable_grad():
                     clean_loss = full_loss(model, inputs, samples)
                 self._backward_locally(clean_loss)
-                stats['loss_clean'] = float(clean_loss.detach())
-            x_hat, codes_clean = self.discretizer.discretize_with_codes(x)
-            x_hat = torch.where(valid, x_hat, x)
+                step.stats['loss_clean'] = float(clean_loss.detach())
+            x_hat, step.codes_x = self.discretizer.discretize_with_codes(x)
+            step.x_hat = torch.where(valid, x_hat, x)
             with bn_mode_context(model, self.bn_mode):
-                result = self.attack.run(x_hat, loss_at, valid, generator, plan.eps_scale,
+                result = self.attack.run(step.x_hat, loss_at, valid, generator, plan.eps_scale,
                                          loss_scale=self._amp_scale())
-            center = x_hat if self.perturb_at == 'x_hat' else x
-            stats['loss_xhat'] = float(result.start_loss)
-        target = (center + result.delta).clamp(0, 1)
-        x_adv, codes_adv = self.discretizer.discretize_with_codes(target)
+            step.center = step.x_hat if self.perturb_at == 'x_hat' else x
+            step.stats['loss_xhat'] = float(result.start_loss)
+        step.result = result
+        x_adv, step.codes_adv = self.discretizer.discretize_with_codes(
+            (step.center + result.delta).clamp(0, 1))
         keep = result.finite.view(-1, 1, 1, 1) & torch.isfinite(x_adv).flatten(1).all(1).view(-1, 1, 1, 1)
         # a sample whose δ or Q(center + δ) is not finite trains on its attack-free image instead
-        x_adv = torch.where(valid & keep, x_adv, x if x_hat is None else x_hat)
-        adv_inputs = self.from_unit_rgb(x_adv, inputs, valid)
+        step.x_adv = torch.where(valid & keep, x_adv, x if step.x_hat is None else step.x_hat)
+        step.adv_inputs = self.from_unit_rgb(step.x_adv, inputs, valid)
+        return step
 
-        stats['delta_norm'] = float(per_sample_norm(result.delta).mean())
-        stats['nonfinite'] = float((~result.finite).sum())
+    def _report(self, model: nn.Module, step: '_AttackedBatch', samples: List[Any],
+                plan: DATIterationPlan) -> DATReport:
+        """The step's statistics (the costly ones only when planned) and the samples to draw."""
+        stats = step.stats
+        stats['delta_norm'] = float(per_sample_norm(step.result.delta).mean())
+        stats['nonfinite'] = float((~step.result.finite).sum())
         stats['eps_scale'] = plan.eps_scale
         if plan.collect_stats:
             # visual words the perturbation changed: Q(center + δ) against Q(center)
-            codes_center = codes_clean if center is x and codes_clean is not None else \
-                self.discretizer.codes(center)
-            if codes_center is not None and codes_adv is not None:
-                stats['code_flip'] = float((codes_center != codes_adv).float().mean())
+            codes_center = step.codes_x if step.center is step.x and step.codes_x is not None \
+                else self.discretizer.codes(step.center)
+            if codes_center is not None and step.codes_adv is not None:
+                stats['code_flip'] = float((codes_center != step.codes_adv).float().mean())
             # the attack's random draws again, and none taken from training: logging changes nothing
-            with torch.random.fork_rng(devices=rng_devices), torch.no_grad(), \
+            with torch.random.fork_rng(devices=step.rng_devices), torch.no_grad(), \
                     bn_mode_context(model, 'freeze'):
-                _set_rng_states(draws_before_attack, rng_devices)
-                stats['loss_adv'] = float(full_loss(model, adv_inputs, samples))
+                _set_rng_states(step.rng_draws, step.rng_devices)
+                stats['loss_adv'] = float(full_loss(model, step.adv_inputs, samples))
         visuals = None
         if plan.num_visuals > 0:
-            k = min(plan.num_visuals, x.shape[0])
-            visuals = dict(x=x[:k].detach().cpu(),
-                           x_hat=None if x_hat is None else x_hat[:k].detach().cpu(),
-                           x_adv=x_adv[:k].detach().cpu(), valid=valid[:k].cpu(),
+            k = min(plan.num_visuals, step.x.shape[0])
+            visuals = dict(x=step.x[:k].detach().cpu(),
+                           x_hat=None if step.x_hat is None else step.x_hat[:k].detach().cpu(),
+                           x_adv=step.x_adv[:k].detach().cpu(), valid=step.valid[:k].cpu(),
                            data_samples=[s.cpu() if hasattr(s, 'cpu') else s for s in samples[:k]])
-        self.dat_report = DATReport(stats=stats, visuals=visuals)
+        return DATReport(stats=stats, visuals=visuals)
 
+    def _assemble(self, data: dict, adv_inputs: Tensor) -> dict:
+        """The batch the model trains on: x_adv alone, or the stock batch and x_adv together."""
+        inputs, samples = data['inputs'], data['data_samples']
         if self.train_on == 'clean+adv':
             return dict(inputs=torch.cat([inputs, adv_inputs]),
                         data_samples=list(samples) + [copy.deepcopy(s) for s in samples])
