@@ -21,6 +21,14 @@ SHIPPED = {
 }
 
 
+def shipped_network(preset: str) -> tuple[str, TamingVQGAN]:
+    """The shipped file of ``preset`` and taming's network with it loaded strictly (eval mode)."""
+    path = osp.join(REPO_ROOT, 'checkpoints', SHIPPED[preset][0])
+    network = TamingVQGAN(**get_vqgan_preset(preset).model_kwargs()).eval()
+    network.load_state_dict(load_checkpoint_file(path), strict=True)
+    return path, network
+
+
 @pytest.fixture(scope='module')
 def val_images(tmp_path_factory):
     """The 100 val images of the embedded detection set (the val split does not depend on the
@@ -34,10 +42,8 @@ def val_images(tmp_path_factory):
 
 @pytest.mark.parametrize('preset', list(SHIPPED))
 def test_shipped_file_loads_strictly_and_keeps_the_documented_psnr(preset, val_images):
-    file_name, documented = SHIPPED[preset]
-    path = osp.join(REPO_ROOT, 'checkpoints', file_name)
-    network = TamingVQGAN(**get_vqgan_preset(preset).model_kwargs())
-    network.load_state_dict(load_checkpoint_file(path), strict=True)
+    path, _ = shipped_network(preset)  # loads strictly
+    documented = SHIPPED[preset][1]
     discretizer = VQGANDiscretizer(preset=preset, checkpoint=path, chunk_size=25)
     with torch.no_grad():
         reconstructions = discretizer.discretize(val_images)
@@ -47,10 +53,8 @@ def test_shipped_file_loads_strictly_and_keeps_the_documented_psnr(preset, val_i
 def test_default_path_gives_taming_codes_on_the_shipped_discretizer(val_images):
     """The exact default on trained weights (random ones rarely put a token near a tie): the
     codes of taming's plain chain, and x̂ within fp32 noise of its decoder's."""
-    path = osp.join(REPO_ROOT, 'checkpoints', SHIPPED['embedded-tiny-f4-4096'][0])
+    path, network = shipped_network('embedded-tiny-f4-4096')
     discretizer = VQGANDiscretizer(preset='embedded-tiny-f4-4096', checkpoint=path)
-    network = TamingVQGAN(**get_vqgan_preset('embedded-tiny-f4-4096').model_kwargs()).eval()
-    network.load_state_dict(load_checkpoint_file(path), strict=True)
     images = val_images[:8]
     with torch.no_grad():
         latents = network.quant_conv(network.encoder(images * 2 - 1))

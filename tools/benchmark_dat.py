@@ -25,8 +25,6 @@ Example::
 """
 import argparse
 import copy
-import json
-import os
 import os.path as osp
 import sys
 import warnings
@@ -42,7 +40,7 @@ sys.path.insert(0, ROOT)
 import mmdat  # noqa: F401
 from mmdat.models.data_preprocessors import DATIterationPlan
 from mmdat.models.full_loss import full_loss
-from mmdat.utils.profiling import PeakMemory, count_gflop, interleaved_times, spread
+from mmdat.utils.profiling import PeakMemory, count_gflop, interleaved_times, spread, write_rows
 
 #: model name -> (DAT config of the embedded dataset, scope, task)
 MODELS = {
@@ -248,10 +246,7 @@ def main() -> None:
                   f'{row["ratio_to_official"]:>12.2f}{row["floor_ratio"]:>9.2f}'
                   f'{row["discretizer_passes"]:>10}{row["gflop"]:>9.1f}{peak:>10}')
     if args.out:
-        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        with open(args.out, 'w') as file:
-            json.dump(all_rows, file, indent=1)
-        print(f'\nwrote {len(all_rows)} rows to {args.out}')
+        write_rows(args.out, all_rows)
 
 
 if __name__ == '__main__':

@@ -21,7 +21,6 @@ Example::
         --batch 1 8 --threads 2 --out work_dirs/benchmarks/discretizer_f4.json
 """
 import argparse
-import json
 import os
 import os.path as osp
 import warnings
@@ -32,7 +31,7 @@ import torch
 
 from mmdat.models.discretizers import VQGANDiscretizer
 from mmdat.models.discretizers.inference import native_bf16
-from mmdat.utils.profiling import PeakMemory, count_gflop, interleaved_times, spread
+from mmdat.utils.profiling import PeakMemory, count_gflop, interleaved_times, spread, write_rows
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 #: The shipped weights of the embedded presets (the others are benchmarked with random weights).
@@ -218,10 +217,7 @@ def main() -> None:
             print(f'  for scale: an L2 step of {ATTACK_EPS} per image (the official attack\'s '
                   f'size) keeps {kept:.4f} of the codes of Q(x̂)')
     if args.out:
-        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        with open(args.out, 'w') as file:
-            json.dump(rows, file, indent=1)
-        print(f'\nwrote {len(rows)} rows to {args.out}')
+        write_rows(args.out, rows)
 
 
 def _mib(value: Optional[float]) -> str:

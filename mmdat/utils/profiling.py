@@ -1,7 +1,10 @@
 """Timing, FLOPs and peak memory for the benchmark tools."""
 import ctypes
 import ctypes.util
+import json
 import math
+import os
+import os.path as osp
 import statistics
 import time
 from typing import Callable, Optional
@@ -59,6 +62,14 @@ def count_gflop(function: Callable[[], object]) -> float:
     with FlopCounterMode(display=False, custom_mapping=mapping) as counter:
         function()
     return counter.get_total_flops() / 1e9
+
+
+def write_rows(path: str, rows: list[dict]) -> None:
+    """Write a benchmark's measurements as a JSON list of rows (``--out FILE.json``)."""
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, 'w') as file:
+        json.dump(rows, file, indent=1)
+    print(f'\nwrote {len(rows)} rows to {path}')
 
 
 class PeakMemory:
