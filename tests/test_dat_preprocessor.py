@@ -276,3 +276,35 @@ def test_batch_fixed_size_padding_is_restored_bit_exactly(det_inputs):
         assert torch.equal(out['inputs'][i, :, h:], stock['inputs'][i, :, h:])
         assert torch.equal(out['inputs'][i, :, :, w:], stock['inputs'][i, :, :, w:])
         assert not torch.equal(out['inputs'][i, :, :h, :w], stock['inputs'][i, :, :h, :w])
+
+
+@pytest.mark.parametrize('train_on', ['fused', 'adv'])
+def test_a_zero_strength_attack_skips_the_input_gradient_and_changes_nothing(
+        det_inputs, train_on, monkeypatch):
+    from mmdat.models.attacks import L2Attack, build_attack
+    attack = dict(type='l2', eps=0.0, step_size=0.0, random_start_prob=0.8)
+    assert build_attack(attack).is_null() and build_attack(dict(type='l2')).is_null(eps_scale=0.0)
+    center = torch.rand(2, 3, 8, 8)
+    # no autograd graph behind this loss: a run that took the input gradient would raise
+    result = build_attack(attack).run(center, lambda images: images.sum().detach(),
+                                      torch.ones(2, 1, 8, 8, dtype=torch.bool), torch.Generator())
+    assert not result.delta.any() and result.start_loss == center.sum()
+
+    outcomes = []
+    for skip in (True, False):
+        if not skip:  # the same step taking ∇ₓL as for any eps
+            monkeypatch.setattr(L2Attack, 'is_null', lambda self, eps_scale=1.0: False)
+        model = build_det_model(dict(IDENTITY_DAT, train_on=train_on, attack=attack))
+        bind(model)
+        data = model.data_preprocessor(copy.deepcopy(det_inputs), training=True)
+        outcomes.append((data['inputs'], [p.grad for p in model.parameters()],
+                         {k: v for k, v in model.state_dict().items() if 'running' in k}))
+    (skipped, skipped_grads, skipped_bn), (taken, taken_grads, taken_bn) = outcomes
+    torch.testing.assert_close(skipped, taken, rtol=0, atol=0)
+    for got, expected in zip(skipped_grads, taken_grads):
+        assert (got is None) == (expected is None)
+        if got is not None:
+            torch.testing.assert_close(got, expected)
+    assert any(g is not None for g in skipped_grads) == (train_on == 'fused')
+    for key in taken_bn:
+        torch.testing.assert_close(skipped_bn[key], taken_bn[key], rtol=0, atol=0)

@@ -55,6 +55,11 @@ class BaseAttack:
         """Per-sample radius of the perturbation set, or None when it is unbounded."""
         return None
 
+    def is_null(self, eps_scale: float = 1.0) -> bool:
+        """Whether δ is zero whatever the gradient (strength zero: eps 0, or a warm-up at 0). The DAT
+        step then skips the input gradient, which changes no result."""
+        return False
+
     def initial_point(self, center: Tensor, valid: Tensor, generator: torch.Generator,
                       eps_scale: float = 1.0) -> Tensor:
         """The start point: ``center``, or with probability ``random_start_prob`` a random point on the
@@ -100,8 +105,12 @@ class BaseAttack:
             loss_scale (float): the AMP loss scale; the loss is multiplied by it before differentiation
                 and the gradient divided by it in fp32, so fp16 gradients do not underflow.
         """
-        point = self.initial_point(center, valid, generator, eps_scale)
         finite = torch.ones(center.shape[0], dtype=torch.bool, device=center.device)
+        if self.is_null(eps_scale):  # the forward still runs: its loss is logged, BN may update
+            with torch.no_grad():
+                start_loss = loss_fn(center).detach().float()
+            return AttackResult(delta=torch.zeros_like(center), start_loss=start_loss, finite=finite)
+        point = self.initial_point(center, valid, generator, eps_scale)
         start_loss = None
         for _ in range(self.steps):
             point.requires_grad_(True)
@@ -153,6 +162,9 @@ class L2Attack(BaseAttack):
     def radius(self, valid: Tensor, eps_scale: float) -> Tensor:
         return self._per_sample(self.eps, valid, eps_scale)
 
+    def is_null(self, eps_scale: float = 1.0) -> bool:
+        return self.eps * eps_scale == 0
+
     def update(self, point: Tensor, grad: Tensor, center: Tensor, valid: Tensor,
                eps_scale: float = 1.0) -> Tensor:
         step = self._per_sample(self.step_size, valid, eps_scale)
@@ -179,6 +191,9 @@ class GradAttack(BaseAttack):
     def __init__(self, alpha: float = 0.1, steps: int = 1) -> None:
         super().__init__(steps=steps, random_start_prob=0.0)
         self.alpha = alpha
+
+    def is_null(self, eps_scale: float = 1.0) -> bool:
+        return self.alpha * eps_scale == 0
 
     def update(self, point: Tensor, grad: Tensor, center: Tensor, valid: Tensor,
                eps_scale: float = 1.0) -> Tensor:
@@ -213,6 +228,9 @@ class LinfAttack(BaseAttack):
         noise = torch.rand(center.shape, generator=generator, device=generator.device,
                            dtype=center.dtype).to(center.device) * 2 - 1
         return (center + noise * self.eps * eps_scale * valid).clamp(0, 1).detach()
+
+    def is_null(self, eps_scale: float = 1.0) -> bool:
+        return self.eps * eps_scale == 0
 
     def update(self, point: Tensor, grad: Tensor, center: Tensor, valid: Tensor,
                eps_scale: float = 1.0) -> Tensor:

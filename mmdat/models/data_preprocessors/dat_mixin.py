@@ -324,11 +324,15 @@ class DATPreprocessorMixin:
                       stats: Dict[str, float]) -> AttackResult:
         """The clean training backward on the stock batch also yields ∇ₓL(x), the attack direction
         (Eq. 7 with x̂ ≈ x): parameters' gradients and the input gradient come from one backward."""
-        clean_inputs = inputs.detach().clone().requires_grad_(True)
+        null = self.attack.is_null(plan.eps_scale)  # then ∇ₓL is not needed: the backward stops early
+        clean_inputs = inputs.detach().clone().requires_grad_(not null)
         with torch.enable_grad():
             clean_loss = full_loss(model, clean_inputs, data_samples)
         applied = self._backward_locally(clean_loss)
         stats['loss_clean'] = float(clean_loss.detach())
+        if null:
+            return AttackResult(delta=torch.zeros_like(x), start_loss=clean_loss.detach(),
+                                finite=torch.ones(x.shape[0], dtype=torch.bool, device=x.device))
         input_grad = clean_inputs.grad if clean_inputs.grad is not None else torch.zeros_like(inputs)
         grad = self.pixel_domain().gradient_to_unit_rgb(input_grad / applied)
         start = self.attack.initial_point(x, valid, generator, plan.eps_scale)
