@@ -17,15 +17,14 @@ Example::
 """
 import argparse
 import glob
-import json
-import os
 import os.path as osp
 import shutil
-import subprocess
 import sys
-import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from mmdat.apis.experiment import DAT_STATISTICS, EPS0_OPTIONS, Experiment, final_epoch_means
+
 RUNS = {
     'normal': 'configs/demo/efficientdet-lite0_8xb8-160-8e_embedded.py',
     'DAT': 'configs/demo/efficientdet-lite0_dat-fused_8xb8-160-8e_embedded.py',
@@ -33,9 +32,6 @@ RUNS = {
 #: The ablation run (--eps0): DAT's twin with the attack switched off, x_adv = Q(x). It separates
 #: what the attack adds from what the discretizer and the second batch add.
 EPS0_RUN = 'DAT-eps0'
-EPS0_OPTIONS = ('model.data_preprocessor.dat.attack.eps=0.0',
-                'model.data_preprocessor.dat.attack.step_size=0.0')
-DAT_STATISTICS = ('dat/loss_clean', 'dat/loss_adv', 'dat/code_flip', 'dat/delta_norm')
 
 
 def parse_args() -> argparse.Namespace:
@@ -52,29 +48,6 @@ def parse_args() -> argparse.Namespace:
                         help=f'also train and evaluate {EPS0_RUN}: the DAT config with eps 0 '
                         '(about 20 more minutes)')
     return parser.parse_args()
-
-
-def run(step: str, *command: str) -> None:
-    """Run one tool of this repository, its output streamed, and say how long it took."""
-    print(f'\n=== {step} ===', flush=True)
-    start = time.perf_counter()
-    subprocess.run([sys.executable, *command], cwd=ROOT, check=True)
-    print(f'=== {step}: {time.perf_counter() - start:.0f} s ===', flush=True)
-
-
-def checkpoint_of(work_dir: str, epochs: int) -> str:
-    return osp.join(work_dir, f'epoch_{epochs}.pth')
-
-
-def last_scalars(work_dir: str, keys: tuple) -> dict:
-    """The last logged value of each key in a run's ``scalars.json`` files."""
-    values = {}
-    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
-        with open(path) as file:
-            for line in file:
-                record = json.loads(line)
-                values.update({key: record[key] for key in keys if key in record})
-    return values
 
 
 def verdict(normal: dict, dat: dict) -> str:
@@ -118,23 +91,21 @@ def ablation(results: dict) -> str:
     return ' '.join(lines)
 
 
-def write_report(args: argparse.Namespace, work_dirs: dict, timings: dict) -> str:
-    results = {}
-    for name, work_dir in work_dirs.items():
-        with open(osp.join(work_dir, 'robustness', 'robustness.json')) as file:
-            results[name] = json.load(file)
-    with open(osp.join(args.work_dir, 'compare.md')) as file:
+def write_report(args: argparse.Namespace, experiment: Experiment, work_dirs: dict,
+                 results: dict) -> str:
+    with open(experiment.path('compare.md')) as file:
         table = file.read().strip()
     grids = sorted(glob.glob(osp.join(work_dirs['DAT'], '*', 'vis_data', 'vis_image',
                                       'dat_examples_*.png')))
     grid_line = ''
     if grids:
-        shutil.copy(grids[-1], osp.join(args.work_dir, 'dat_examples.png'))
+        shutil.copy(grids[-1], experiment.path('dat_examples.png'))
         grid_line = ('\n## What DAT trained on\n\nThe last logged DAT step: x, x_adv and the amplified '
                      '|x_adv − x| (`fused` has no x̂, so no Q(x) panels):\n\n'
                      '![DAT examples](dat_examples.png)\n')
-    statistics = last_scalars(work_dirs['DAT'], DAT_STATISTICS)
+    statistics = final_epoch_means(work_dirs['DAT'], DAT_STATISTICS)
     statistics_lines = '\n'.join(f'| `{key}` | {value:.4g} |' for key, value in statistics.items())
+    timings = experiment.timings
     timing_lines = '\n'.join(f'| {step} | {seconds / 60:.1f} min |' for step, seconds in timings.items())
     if 'train normal' in timings and 'train DAT' in timings:
         ratio = timings['train DAT'] / timings['train normal']
@@ -159,7 +130,7 @@ benchmark corruptions at severities {', '.join(args.severities)}.
 
 Per-run reports: `normal/robustness/robustness.md`, `DAT/robustness/robustness.md` (with plots).
 
-## DAT's own statistics (last logged values)
+## DAT's own statistics (means over the last epoch)
 
 | statistic | value |
 |---|---|
@@ -181,7 +152,7 @@ Read the result with two things in mind:
 |---|---|
 {timing_lines}
 """
-    path = osp.join(args.work_dir, 'report.md')
+    path = experiment.path('report.md')
     with open(path, 'w') as file:
         file.write(report)
     return path
@@ -189,47 +160,22 @@ Read the result with two things in mind:
 
 def main() -> None:
     args = parse_args()
-    args.work_dir = osp.join(ROOT, args.work_dir) if not osp.isabs(args.work_dir) else args.work_dir
-    os.makedirs(args.work_dir, exist_ok=True)
+    experiment = Experiment(args.work_dir, ROOT)
     runs = dict(RUNS, **({EPS0_RUN: RUNS['DAT']} if args.eps0 else {}))
-    work_dirs = {name: osp.join(args.work_dir, name) for name in runs}
-    timings_path = osp.join(args.work_dir, 'timings.json')
-    timings = {}
-    if osp.isfile(timings_path):
-        with open(timings_path) as file:
-            timings = json.load(file)
-
-    def record(step: str, start: float) -> None:
-        timings[step] = time.perf_counter() - start
-        with open(timings_path, 'w') as file:
-            json.dump(timings, file, indent=1)
-
-    for name, config in runs.items():
-        start = time.perf_counter()
-        checkpoint = checkpoint_of(work_dirs[name], args.epochs)
-        if osp.isfile(checkpoint):
-            print(f'{name}: {checkpoint} exists, not trained again')
-        else:
-            run(f'train {name}', 'tools/train.py', config, '--work-dir', work_dirs[name],
-                '--cfg-options', f'train_cfg.max_epochs={args.epochs}',
-                f'train_cfg.val_interval={args.epochs}',
-                f'default_hooks.checkpoint.interval={args.epochs}',
-                *(EPS0_OPTIONS if name == EPS0_RUN else ()))
-            record(f'train {name}', start)
-    for name, config in runs.items():
-        start = time.perf_counter()
-        finished = osp.isfile(osp.join(work_dirs[name], 'robustness', 'robustness.json'))
-        run(f'corruption robustness of {name}', 'tools/test_robustness.py', config,
-            checkpoint_of(work_dirs[name], args.epochs), '--out', osp.join(work_dirs[name], 'robustness'),
-            '--corruptions', 'benchmark', '--severities', *args.severities,
-            '--workers', args.workers, '--cache-dir', osp.join(args.work_dir, 'corruption_cache'))
-        if not finished:
-            record(f'evaluate {name}', start)
-    run('compare', 'tools/compare_robustness.py',
-        *[osp.join(work_dirs[name], 'robustness') for name in runs], '--names', *runs,
-        '--plot', osp.join(args.work_dir, 'compare.png'),
-        '--out', osp.join(args.work_dir, 'compare.md'))
-    print(f'\nreport: {write_report(args, work_dirs, timings)}')
+    work_dirs = {name: experiment.path(name) for name in runs}
+    checkpoints = {
+        name: experiment.train(f'train {name}', config, work_dirs[name], args.epochs,
+                               EPS0_OPTIONS if name == EPS0_RUN else ())
+        for name, config in runs.items()}
+    results = {
+        name: experiment.evaluate(f'evaluate {name}', config, checkpoints[name],
+                                  osp.join(work_dirs[name], 'robustness'), args.severities,
+                                  args.workers)
+        for name, config in runs.items()}
+    experiment.run('compare', 'tools/compare_robustness.py',
+                   *[osp.join(work_dirs[name], 'robustness') for name in runs], '--names', *runs,
+                   '--plot', experiment.path('compare.png'), '--out', experiment.path('compare.md'))
+    print(f'\nreport: {write_report(args, experiment, work_dirs, results)}')
 
 
 if __name__ == '__main__':

@@ -6,6 +6,7 @@ Every cell's metrics are written to disk the moment they exist, so an interrupte
 again with the same arguments, evaluates only the missing cells.
 """
 import copy
+import hashlib
 import json
 import os
 import os.path as osp
@@ -128,10 +129,10 @@ class CellBenchmark:
         self.num_images = num_images
         self.workers = workers
         self.cells_dir = osp.join(out_dir, self.cells_dirname)
+        # what makes two runs the same, wherever their files lie: the config's name, the weights' bytes
         self.identity = dict(
-            config=osp.abspath(cfg.filename) if cfg.filename else None,
-            checkpoint=osp.abspath(checkpoint), checkpoint_bytes=osp.getsize(checkpoint),
-            num_images=num_images)
+            config=osp.basename(cfg.filename) if cfg.filename else None,
+            checkpoint_sha256=_file_sha256(checkpoint), num_images=num_images)
 
     # -- what subclasses define ----------------------------------------------------------------------
     def cells(self) -> List[Tuple[str, object]]:
@@ -301,6 +302,14 @@ def numeric_metrics(metrics: dict) -> Dict[str, float]:
     """The evaluator's scalar metrics as floats (JSON-ready)."""
     return {key: float(value) for key, value in metrics.items()
             if isinstance(value, (int, float))}
+
+
+def _file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, 'rb') as file:
+        for block in iter(lambda: file.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _write_json(path: str, content: dict) -> None:

@@ -1,0 +1,107 @@
+"""Named training and evaluation steps of an experiment (``tools/demo.py``, ``tools/study_efficacy.py``).
+
+Each step runs one of the repository's tools in a subprocess, its output streamed, and is skipped when
+its result exists, so a re-run reuses trained checkpoints and finished robustness cells. The time of
+every step that ran is kept in ``<work_dir>/timings.json``.
+"""
+import glob
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from typing import Dict, Iterable, Optional, Sequence
+
+#: ``--cfg-options`` that turn a DAT config into its eps-0 ablation: x_adv = Q(x), no attack. Next to
+#: the normal and the DAT run it separates what the attack adds from what Q(x) and the second batch add.
+EPS0_OPTIONS = ('model.data_preprocessor.dat.attack.eps=0.0',
+                'model.data_preprocessor.dat.attack.step_size=0.0')
+#: What DATHook logs about the attack, reported next to the results.
+DAT_STATISTICS = ('dat/loss_clean', 'dat/loss_xhat', 'dat/loss_adv', 'dat/code_flip', 'dat/delta_norm')
+
+
+def checkpoint_of(work_dir: str, epochs: int) -> str:
+    """The checkpoint ``tools/train.py`` leaves after ``epochs`` epochs."""
+    return osp.join(work_dir, f'epoch_{epochs}.pth')
+
+
+def final_epoch_means(work_dir: str, keys: Iterable[str]) -> Dict[str, float]:
+    """The mean of each key over the last epoch's logged training records (``scalars.json``)."""
+    records = []
+    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
+        with open(path) as file:
+            records += [json.loads(line) for line in file if line.strip()]
+    means = {}
+    for key in keys:
+        logged = [r for r in records if key in r and 'epoch' in r]
+        if logged:
+            last = max(r['epoch'] for r in logged)
+            values = [r[key] for r in logged if r['epoch'] == last]
+            means[key] = sum(values) / len(values)
+    return means
+
+
+class Experiment:
+    """Runs the steps of an experiment in ``work_dir`` with the tools of the repository at ``root``.
+
+    Args:
+        work_dir (str): where the runs, the corruption cache and ``timings.json`` go.
+        root (str): the repository (its ``tools/`` are run, relative paths resolve there).
+    """
+
+    def __init__(self, work_dir: str, root: str) -> None:
+        self.root = root
+        self.work_dir = work_dir if osp.isabs(work_dir) else osp.join(root, work_dir)
+        os.makedirs(self.work_dir, exist_ok=True)
+        self.timings_path = osp.join(self.work_dir, 'timings.json')
+        self.timings: Dict[str, float] = {}
+        if osp.isfile(self.timings_path):
+            with open(self.timings_path) as file:
+                self.timings = json.load(file)
+
+    def path(self, *parts: str) -> str:
+        return osp.join(self.work_dir, *parts)
+
+    def run(self, step: str, *command: str) -> float:
+        """Run ``python <command>`` in the repository and return its wall time in seconds."""
+        print(f'\n=== {step} ===', flush=True)
+        start = time.perf_counter()
+        subprocess.run([sys.executable, *command], cwd=self.root, check=True)
+        seconds = time.perf_counter() - start
+        print(f'=== {step}: {seconds:.0f} s ===', flush=True)
+        return seconds
+
+    def record(self, step: str, seconds: float) -> None:
+        self.timings[step] = seconds
+        with open(self.timings_path, 'w') as file:
+            json.dump(self.timings, file, indent=1)
+
+    def train(self, step: str, config: str, work_dir: str, epochs: int,
+              options: Sequence[str] = ()) -> str:
+        """``tools/train.py`` for ``epochs`` epochs (validated and saved once, at the end) unless its
+        checkpoint exists; ``options`` are further ``--cfg-options``. Returns the checkpoint."""
+        checkpoint = checkpoint_of(work_dir, epochs)
+        if osp.isfile(checkpoint):
+            print(f'{step}: {checkpoint} exists, not trained again')
+            return checkpoint
+        self.record(step, self.run(
+            step, 'tools/train.py', config, '--work-dir', work_dir, '--cfg-options',
+            f'train_cfg.max_epochs={epochs}', f'train_cfg.val_interval={epochs}',
+            f'default_hooks.checkpoint.interval={epochs}', *options))
+        return checkpoint
+
+    def evaluate(self, step: str, config: str, checkpoint: str, out: str, severities: Sequence[str],
+                 workers: str = '1', cache_dir: Optional[str] = None) -> dict:
+        """``tools/test_robustness.py`` on the 15 benchmark corruptions (it resumes finished cells);
+        returns its ``robustness.json``."""
+        result = osp.join(out, 'robustness.json')
+        finished = osp.isfile(result)
+        seconds = self.run(step, 'tools/test_robustness.py', config, checkpoint, '--out', out,
+                           '--corruptions', 'benchmark', '--severities', *severities,
+                           '--workers', workers,
+                           '--cache-dir', cache_dir or self.path('corruption_cache'))
+        if not finished:
+            self.record(step, seconds)
+        with open(result) as file:
+            return json.load(file)
