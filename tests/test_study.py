@@ -1,0 +1,61 @@
+"""tools/study_efficacy.py's aggregation: paired differences, the attack's share and the verdict, on
+finished runs (robustness.json and the training scalars) that the test writes."""
+import importlib.util
+import json
+import os
+import os.path as osp
+import sys
+
+from conftest import REPO_ROOT
+
+spec = importlib.util.spec_from_file_location('study_efficacy',
+                                              osp.join(REPO_ROOT, 'tools', 'study_efficacy.py'))
+study_efficacy = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(study_efficacy)
+
+
+def write_run(root, seed, arm, P, mPC, code_flip=None):
+    work_dir = osp.join(root, 'efficientdet-lite0', f'seed{seed}', arm)
+    os.makedirs(osp.join(work_dir, 'robustness'))
+    summary = dict(metrics=dict(mAP=dict(key='coco/bbox_mAP', P=P, mPC=mPC, rPC=mPC / P)),
+                   protocol=dict(severities=[1, 3, 5]))
+    with open(osp.join(work_dir, 'robustness', 'robustness.json'), 'w') as file:
+        json.dump(dict(summary=summary), file)
+    if code_flip is not None:
+        os.makedirs(osp.join(work_dir, '20260101_000000', 'vis_data'))
+        with open(osp.join(work_dir, '20260101_000000', 'vis_data', 'scalars.json'), 'w') as file:
+            for epoch, flip in ((1, 0.5), (8, code_flip), (8, code_flip + 0.02)):
+                file.write(json.dumps({'epoch': epoch, 'dat/code_flip': flip, 'loss': 1.0}) + '\n')
+
+
+def study(tmp_path, runs, monkeypatch, capsys):
+    for run in runs:
+        write_run(str(tmp_path), *run)
+    monkeypatch.setattr(sys, 'argv', ['study_efficacy.py', '--report-only', '--seeds', '0', '1',
+                                      '--work-dir', str(tmp_path)])
+    study_efficacy.main()
+    rows = json.load(open(tmp_path / 'study.json'))
+    return capsys.readouterr().out, rows
+
+
+def test_a_gain_that_eps_0_matches_is_called_augmentation(tmp_path, monkeypatch, capsys):
+    text, rows = study(tmp_path, [
+        (0, 'normal', 0.20, 0.10), (0, 'DAT', 0.22, 0.14, 0.02), (0, 'DAT-eps0', 0.22, 0.15, 0.0),
+        (1, 'normal', 0.30, 0.12), (1, 'DAT', 0.30, 0.16, 0.04), (1, 'DAT-eps0', 0.31, 0.16, 0.0)],
+        monkeypatch, capsys)
+    assert len(rows) == 6 and osp.isfile(tmp_path / 'study.png')
+    dat = next(r for r in rows if r['arm'] == 'DAT' and r['seed'] == 1)
+    assert abs(dat['dat/code_flip'] - 0.05) < 1e-9  # the mean over the last epoch only
+    # paired by seed: ΔmPC = +4 and +4 points, ΔP = +2 and 0
+    assert '| DAT | 2 | 26.00 ± 5.66 | 15.00 ± 1.41 |' in text
+    assert '+1.00 ± 1.41 | +4.00 ± 0.00 |' in text
+    assert "the paper's direction" in text and 'not adversarial' in text
+
+
+def test_a_gain_beyond_eps_0_is_called_adversarial_and_a_drop_is_said(tmp_path, monkeypatch, capsys):
+    text, _ = study(tmp_path, [
+        (0, 'normal', 0.20, 0.10), (0, 'DAT', 0.18, 0.14, 0.02), (0, 'DAT-eps0', 0.19, 0.10, 0.0),
+        (1, 'normal', 0.30, 0.12), (1, 'DAT', 0.27, 0.17, 0.02), (1, 'DAT-eps0', 0.29, 0.12, 0.0)],
+        monkeypatch, capsys)
+    assert "not the paper's direction" in text  # clean mAP down by 2.5 points
+    assert 'the gain is adversarial' in text
