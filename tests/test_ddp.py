@@ -37,11 +37,10 @@ def test_two_process_ddp_keeps_ranks_identical(tmp_path, train_on):
 def test_two_process_ddp_keeps_efficientdet_ranks_identical(tmp_path):
     """EfficientDet's loss averages its normaliser over ranks (a collective inside the attack)."""
     config = osp.join(REPO_ROOT, 'tests', 'configs', 'efficientdet_tiny_embedded_dat_ddp.py')
-    env = dict(os.environ, OMP_NUM_THREADS='1',
-               PYTHONPATH=os.pathsep.join([REPO_ROOT, osp.join(REPO_ROOT, 'tests')]))
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-           f'--master_port={free_port()}', osp.join(REPO_ROOT, 'tools', 'train.py'), config,
-           '--launcher', 'pytorch', '--work-dir', str(tmp_path / 'work')]
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable, PORT=str(free_port()),
+               PYTHONPATH=osp.join(REPO_ROOT, 'tests'))
+    cmd = ['bash', osp.join(REPO_ROOT, 'tools', 'dist_train.sh'), config, '2',
+           '--work-dir', str(tmp_path / 'work')]  # the documented launcher script
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     rank0 = torch.load(tmp_path / 'work' / 'params_rank0.pt')

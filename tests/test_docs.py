@@ -1,0 +1,113 @@
+"""The documentation's commands and config snippets are real.
+
+Every command in a fenced ``bash`` block of README.md and docs/*.md must be run somewhere: by
+``make demo``, by CI (``make test``), or by a named test that runs the same tool (on a test-sized twin
+of the config where the documented schedule takes hours). Blocks fenced as ``text`` are shown, not run
+(a download, a slurm job), and say so. Config snippets (``python`` blocks that start with
+``# <name>.py``) are loaded and built here.
+"""
+import ast
+import glob
+import os.path as osp
+import re
+
+import pytest
+from conftest import REPO_ROOT
+from mmengine.config import Config
+
+DOCS = [osp.join(REPO_ROOT, 'README.md')] + sorted(glob.glob(osp.join(REPO_ROOT, 'docs', '*.md')))
+#: documented command (a regular expression on the whole command) -> where it runs
+RUN_BY = [
+    (r'make demo', 'make demo'),
+    (r'make (test|install)', 'CI (.ci/run runs make test, which runs make install)'),
+    (r'python tools/train\.py \S*efficientdet\S*_embedded\.py --work-dir \S+',
+     'tests/test_tools_e2e.py::test_efficientdet_lite0_trains_with_dat_and_reports_coco_map'),
+    (r'python tools/train\.py \S*resnet18\S*_embedded\.py --work-dir \S+',
+     'tests/test_tools_e2e.py::test_resnet_with_mixup_trains_with_dat_and_draws_grids'),
+    (r'python tools/train\.py \S+ --work-dir \S+ --resume',
+     'tests/test_tools_e2e.py::test_resumed_run_repeats_the_uninterrupted_losses'),
+    (r'python tools/test\.py \S*efficientdet\S* \S+\.pth',
+     'tests/test_tools_e2e.py::test_efficientdet_lite0_trains_with_dat_and_reports_coco_map'),
+    (r'python tools/make_embedded_dataset\.py --out-dir \S+( --task (det|cls))?',
+     'tests/test_embedded_dataset.py::test_command_line_tool_writes_dataset_and_preview'),
+    (r'python tools/test_robustness\.py (?!\S*resnet)\S+ \S+ --out \S+ --corruptions benchmark.*',
+     'tests/test_robustness.py::test_detector_summary_equals_a_hand_computation_from_its_cells'),
+    (r'python tools/test_robustness\.py \S*resnet\S* \S+ --out \S+ --corruptions benchmark.*',
+     'tests/test_robustness.py::test_classifier_reports_accuracy_mpc_and_mce'),
+    (r'python tools/make_coco_c\.py \S+ \S+ .*',
+     'tests/test_robustness.py::test_pregenerated_directory_gives_the_same_metrics_as_on_the_fly'),
+    (r'python tools/test_robustness\.py \S+ \S+ --out \S+ --corrupted-dir \S+',
+     'tests/test_robustness.py::test_pregenerated_directory_gives_the_same_metrics_as_on_the_fly'),
+    (r'python tools/compare_robustness\.py .*--names .*',
+     'tests/test_robustness.py::test_compare_prints_table_4_with_differences'),
+    (r'python tools/test_adversarial\.py \S+ \S+ --out \S+ --attacks fgsm pgd.*',
+     'tests/test_robustness.py::test_adversarial_tool_lowers_classifier_accuracy_and_writes_reports'),
+    (r'python tools/benchmark_discretizer\.py --quick',
+     'tests/test_tools_e2e.py::test_discretizer_benchmark_writes_rows_and_pins_the_taming_decoder'),
+    (r'python tools/study_efficacy\.py .*',
+     'tests/test_study.py::test_a_gain_that_eps_0_matches_is_called_augmentation'),
+    (r'bash tools/dist_train\.sh \S+ \d+( --work-dir \S+)?',
+     'tests/test_ddp.py::test_two_process_ddp_keeps_efficientdet_ranks_identical'),
+    (r'torchrun --nproc_per_node=\d+ tools/train\.py \S+ --launcher pytorch',
+     'tests/test_ddp.py::test_two_process_ddp_keeps_ranks_identical'),
+]
+
+
+def fenced_blocks(language):
+    """(file, block text) of every fenced block in ``language``."""
+    for path in DOCS:
+        text = open(path).read()
+        for block in re.findall(rf'^```{language}\n(.*?)^```', text, flags=re.S | re.M):
+            yield osp.relpath(path, REPO_ROOT), block
+
+
+def documented_commands():
+    for path, block in fenced_blocks('bash'):
+        for line in block.replace('\\\n', ' ').splitlines():
+            command = re.sub(r'\s+#.*$', '', line).strip()
+            if command and not command.startswith('#'):
+                yield path, re.sub(r'\s+', ' ', command)
+
+
+def test_every_documented_command_is_run_by_make_demo_ci_or_a_named_test():
+    commands = list(documented_commands())
+    assert len(commands) >= 15
+    for path, command in commands:
+        runners = [runner for pattern, runner in RUN_BY if re.fullmatch(pattern, command)]
+        assert runners, f'{path}: no test runs `{command}`; add one and list it in RUN_BY'
+    for pattern, runner in RUN_BY:
+        if '::' not in runner:
+            continue
+        test_file, name = runner.split('::')
+        source = open(osp.join(REPO_ROOT, test_file)).read()
+        functions = {node.name: node for node in ast.walk(ast.parse(source))
+                     if isinstance(node, ast.FunctionDef)}
+        assert name in functions, f'{runner} (for `{pattern}`) does not exist'
+        tool = re.search(r'(tools/\S+?\.(py|sh)|torchrun)', pattern.replace('\\', '')).group(1)
+        called = {'torchrun': 'torch.distributed.run'}.get(tool, osp.basename(tool))
+        # the test's own body, or a module-level name it uses (a tool loaded once per module)
+        assert called in ast.get_source_segment(source, functions[name]) or \
+            called in source.split('\ndef ')[0], f'{runner} does not run {tool}'
+
+
+@pytest.mark.parametrize('path,snippet', [
+    pytest.param(path, block, id=block.splitlines()[0].lstrip('# '))
+    for path, block in fenced_blocks('python') if re.match(r'# \S+\.py\n', block)])
+def test_config_snippets_load_and_build(tmp_path, path, snippet):
+    """A user's config written as the docs show it: loads, builds, and has the DAT preprocessor and
+    the hook."""
+    from mmengine.registry import HOOKS, MODELS, init_default_scope
+    file = tmp_path / snippet.splitlines()[0].lstrip('# ')
+    file.write_text(snippet)
+    cfg = Config.fromfile(str(file))
+    scope = cfg.get('default_scope', 'mmengine')
+    init_default_scope(scope)
+    preprocessor_cfg = cfg.model.get('data_preprocessor') or cfg.data_preprocessor
+    if 'data_preprocessor' not in cfg.model:
+        cfg.model.data_preprocessor = preprocessor_cfg
+    model = MODELS.build(cfg.model)
+    assert type(model.data_preprocessor).__name__.startswith('DAT'), path
+    assert model.data_preprocessor.dat_enabled
+    assert model.data_preprocessor.attack.eps == 0.1
+    hooks = [HOOKS.build(dict(hook)) for hook in cfg.custom_hooks]
+    assert any(type(hook).__name__ == 'DATHook' for hook in hooks)
