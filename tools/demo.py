@@ -23,7 +23,7 @@ import sys
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from mmdat.apis.experiment import DAT_STATISTICS, EPS0_OPTIONS, Experiment, final_epoch_means
+from mmdat.apis.experiment import DAT_STATISTICS, Experiment, eps_options, final_epoch_means
 
 RUNS = {
     'normal': 'configs/demo/efficientdet-lite0_8xb8-160-8e_embedded.py',
@@ -165,7 +165,7 @@ def main() -> None:
     work_dirs = {name: experiment.path(name) for name in runs}
     checkpoints = {
         name: experiment.train(f'train {name}', config, work_dirs[name], args.epochs,
-                               EPS0_OPTIONS if name == EPS0_RUN else ())
+                               eps_options(0) if name == EPS0_RUN else ())
         for name, config in runs.items()}
     results = {
         name: experiment.evaluate(f'evaluate {name}', config, checkpoints[name],

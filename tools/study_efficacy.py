@@ -20,11 +20,11 @@ import json
 import os.path as osp
 import statistics
 import sys
-from typing import List
+from typing import List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from mmdat.apis.experiment import DAT_STATISTICS, EPS0_OPTIONS, Experiment, final_epoch_means
+from mmdat.apis.experiment import DAT_STATISTICS, Experiment, eps_options, final_epoch_means
 
 #: model -> (normal config, DAT config, epochs). The DAT config is the normal one plus DAT, nothing else.
 MODELS = {
@@ -33,6 +33,8 @@ MODELS = {
     'yolov3': ('configs/yolov3/yolov3_mobilenetv2_8xb8-160-20e_embedded.py',
                'configs/dat/yolov3_mobilenetv2_dat_8xb8-160-20e_embedded.py', 20),
 }
+#: the default arms; ``DAT-eps<X>`` is the DAT config with the attack's eps and step size set to X
+#: (``DAT-eps0``: no attack, x_adv = Q(x))
 ARMS = ('normal', 'DAT', 'DAT-eps0')
 METRICS = ('P', 'mPC', 'rPC')
 #: the paper's direction (Table 4): mPC and rPC up, clean mAP down by no more than this
@@ -43,7 +45,8 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--models', nargs='+', choices=sorted(MODELS), default=['efficientdet-lite0'])
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
-    parser.add_argument('--arms', nargs='+', choices=ARMS, default=list(ARMS))
+    parser.add_argument('--arms', nargs='+', type=arm_name, default=list(ARMS),
+                        help="normal, DAT, DAT-eps<X> (default: normal DAT DAT-eps0)")
     parser.add_argument('--severities', nargs='+', default=['1', '3', '5'])
     parser.add_argument('--workers', default='1', help='corruption worker processes')
     parser.add_argument('--epochs', type=int, help="training epochs (default: each model's own)")
@@ -53,6 +56,20 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def arm_name(arm: str) -> str:
+    if arm in ('normal', 'DAT') or arm_eps(arm) is not None:
+        return arm
+    raise argparse.ArgumentTypeError(f'{arm!r} is not an arm: normal, DAT or DAT-eps<X> (e.g. DAT-eps0)')
+
+
+def arm_eps(arm: str) -> Optional[float]:
+    """The eps of a ``DAT-eps<X>`` arm, else None."""
+    try:
+        return float(arm[len('DAT-eps'):]) if arm.startswith('DAT-eps') else None
+    except ValueError:
+        return None
+
+
 def run_dir(experiment: Experiment, model: str, seed: int, arm: str) -> str:
     return experiment.path(model, f'seed{seed}', arm)
 
@@ -60,7 +77,8 @@ def run_dir(experiment: Experiment, model: str, seed: int, arm: str) -> str:
 def run_one(experiment: Experiment, args: argparse.Namespace, model: str, seed: int, arm: str) -> None:
     normal_config, dat_config, epochs = MODELS[model]
     config = normal_config if arm == 'normal' else dat_config
-    options = [f'randomness.seed={seed}'] + (list(EPS0_OPTIONS) if arm == 'DAT-eps0' else [])
+    eps = arm_eps(arm)
+    options = [f'randomness.seed={seed}'] + (list(eps_options(eps)) if eps is not None else [])
     work_dir = run_dir(experiment, model, seed, arm)
     step = f'{model} seed {seed} {arm}'
     checkpoint = experiment.train(f'train {step}', config, work_dir, args.epochs or epochs, options)
@@ -128,6 +146,12 @@ def verdict(rows: List[dict], model: str) -> str:
             kind = 'adversarial: the attack adds mPC beyond Q(x) and the second batch'
         lines.append(f'The attack\'s own share (DAT − eps 0, paired by seed) is '
                      f'{mean_std(share, True)} mPC: the gain is {kind}.')
+    for arm in sorted({r['arm'] for r in rows if r['model'] == model and arm_eps(r['arm'])}, key=arm_eps):
+        gain, over_eps0 = (paired(rows, model, arm, base, 'mPC') for base in ('normal', 'DAT-eps0'))
+        if gain:
+            lines.append(f'With eps {arm_eps(arm):g}, mPC changed by {mean_std(gain, True)} against '
+                         'normal' + (f' and by {mean_std(over_eps0, True)} against eps 0'
+                                     if over_eps0 else '') + f' ({len(gain)} seed{"s" * (len(gain) > 1)}).')
     return ' '.join(lines)
 
 

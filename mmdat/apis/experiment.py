@@ -13,10 +13,15 @@ import sys
 import time
 from typing import Dict, Iterable, Optional, Sequence
 
-#: ``--cfg-options`` that turn a DAT config into its eps-0 ablation: x_adv = Q(x), no attack. Next to
-#: the normal and the DAT run it separates what the attack adds from what Q(x) and the second batch add.
-EPS0_OPTIONS = ('model.data_preprocessor.dat.attack.eps=0.0',
-                'model.data_preprocessor.dat.attack.step_size=0.0')
+
+def eps_options(eps: float) -> tuple:
+    """``--cfg-options`` that set a detector DAT config's attack strength (eps and step size) to
+    ``eps``. At 0 this is the ablation x_adv = Q(x): next to the normal and the DAT run it separates
+    what the attack adds from what Q(x) and the second batch add."""
+    return (f'model.data_preprocessor.dat.attack.eps={float(eps)}',
+            f'model.data_preprocessor.dat.attack.step_size={float(eps)}')
+
+
 #: What DATHook logs about the attack, reported next to the results.
 DAT_STATISTICS = ('dat/loss_clean', 'dat/loss_xhat', 'dat/loss_adv', 'dat/code_flip', 'dat/delta_norm')
 
