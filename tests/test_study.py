@@ -28,11 +28,11 @@ def write_run(root, seed, arm, P, mPC, code_flip=None):
                 file.write(json.dumps({'epoch': epoch, 'dat/code_flip': flip, 'loss': 1.0}) + '\n')
 
 
-def study(tmp_path, runs, monkeypatch, capsys):
+def study(tmp_path, runs, monkeypatch, capsys, arms=('normal', 'DAT', 'DAT-eps0')):
     for run in runs:
         write_run(str(tmp_path), *run)
     monkeypatch.setattr(sys, 'argv', ['study_efficacy.py', '--report-only', '--seeds', '0', '1',
-                                      '--work-dir', str(tmp_path)])
+                                      '--arms', *arms, '--work-dir', str(tmp_path)])
     study_efficacy.main()
     rows = json.load(open(tmp_path / 'study.json'))
     return capsys.readouterr().out, rows
@@ -55,7 +55,11 @@ def test_a_gain_that_eps_0_matches_is_called_augmentation(tmp_path, monkeypatch,
 def test_a_gain_beyond_eps_0_is_called_adversarial_and_a_drop_is_said(tmp_path, monkeypatch, capsys):
     text, _ = study(tmp_path, [
         (0, 'normal', 0.20, 0.10), (0, 'DAT', 0.18, 0.14, 0.02), (0, 'DAT-eps0', 0.19, 0.10, 0.0),
-        (1, 'normal', 0.30, 0.12), (1, 'DAT', 0.27, 0.17, 0.02), (1, 'DAT-eps0', 0.29, 0.12, 0.0)],
-        monkeypatch, capsys)
+        (1, 'normal', 0.30, 0.12), (1, 'DAT', 0.27, 0.17, 0.02), (1, 'DAT-eps0', 0.29, 0.12, 0.0),
+        (0, 'DAT-eps0.5', 0.20, 0.15, 0.09)], monkeypatch, capsys,
+        arms=('normal', 'DAT', 'DAT-eps0', 'DAT-eps0.5'))
     assert "not the paper's direction" in text  # clean mAP down by 2.5 points
     assert 'the gain is adversarial' in text
+    # a tuning arm with one seed: paired against normal and eps 0 where both ran
+    assert 'With eps 0.5, mPC changed by +5.00 against normal and by +5.00 against eps 0 (1 seed).' in text
+    assert '| DAT-eps0.5 | 1 | 20.00 | 15.00 |' in text
