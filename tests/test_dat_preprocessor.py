@@ -308,3 +308,16 @@ def test_a_zero_strength_attack_skips_the_input_gradient_and_changes_nothing(
     assert any(g is not None for g in skipped_grads) == (train_on == 'fused')
     for key in taken_bn:
         torch.testing.assert_close(skipped_bn[key], taken_bn[key], rtol=0, atol=0)
+
+
+def test_adv_distance_is_delta_through_the_identity_and_q_error_through_a_vqgan(det_inputs):
+    distances = {}
+    for name, discretizer in (('identity', IDENTITY_DAT['discretizer']), ('vqgan', TINY_VQGAN)):
+        model = build_det_model(dict(IDENTITY_DAT, discretizer=discretizer, train_on='adv'))
+        bind(model)
+        model.data_preprocessor(copy.deepcopy(det_inputs), training=True)
+        distances[name] = model.data_preprocessor.dat_report.stats
+    identity = distances['identity']
+    assert abs(identity['adv_distance'] - identity['delta_norm']) < 1e-5
+    # a random-init VQGAN reconstructs badly: x_adv is far from x, much farther than δ
+    assert distances['vqgan']['adv_distance'] > 10 * distances['vqgan']['delta_norm']

@@ -23,7 +23,8 @@ def eps_options(eps: float) -> tuple:
 
 
 #: What DATHook logs about the attack, reported next to the results.
-DAT_STATISTICS = ('dat/loss_clean', 'dat/loss_xhat', 'dat/loss_adv', 'dat/code_flip', 'dat/delta_norm')
+DAT_STATISTICS = ('dat/loss_clean', 'dat/loss_xhat', 'dat/loss_adv', 'dat/code_flip', 'dat/delta_norm',
+                  'dat/adv_distance')
 
 
 def checkpoint_of(work_dir: str, epochs: int) -> str:

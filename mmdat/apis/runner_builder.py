@@ -139,6 +139,21 @@ def load_tool_config(path: str, cfg_options: Optional[dict] = None,
     return cfg
 
 
+def build_model(cfg: Config, checkpoint: Optional[str] = None) -> torch.nn.Module:
+    """The config's model in its default scope (mmpretrain's top-level ``data_preprocessor``
+    included), on the CPU, with ``checkpoint`` loaded strictly when given."""
+    from mmengine.registry import MODELS, init_default_scope
+    from mmengine.runner import load_checkpoint
+    init_default_scope(cfg.get('default_scope', 'mmengine'))
+    model_cfg = cfg.model.copy()
+    if cfg.get('data_preprocessor') is not None and 'data_preprocessor' not in model_cfg:
+        model_cfg.data_preprocessor = cfg.data_preprocessor
+    model = MODELS.build(model_cfg)
+    if checkpoint is not None:
+        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+    return model
+
+
 def build_runner_from_args(args: argparse.Namespace, training: bool) -> Runner:
     """Load ``args.config``, apply the CLI overrides and build the runner it asks for."""
     cfg = load_tool_config(args.config, args.cfg_options, args.launcher)

@@ -103,15 +103,10 @@ def fidelity(discretizer, images: torch.Tensor, batch_size: int) -> dict:
 
 def build_model(config: str, checkpoint: str):
     from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    from mmengine.runner import load_checkpoint
+
+    from mmdat.apis import build_model as build_config_model
     cfg = Config.fromfile(config)
-    init_default_scope(cfg.get('default_scope', 'mmengine'))
-    from mmengine.registry import MODELS
-    if cfg.get('data_preprocessor') is not None and 'data_preprocessor' not in cfg.model:
-        cfg.model.data_preprocessor = cfg.data_preprocessor  # mmpretrain's top-level field
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+    model = build_config_model(cfg, checkpoint)
     model.eval()
     return cfg, model
 

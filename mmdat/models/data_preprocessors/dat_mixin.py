@@ -289,6 +289,8 @@ class DATPreprocessorMixin:
         """The step's statistics (the costly ones only when planned) and the samples to draw."""
         stats = step.stats
         stats['delta_norm'] = float(per_sample_norm(step.result.delta).mean())
+        # how far the model's adversarial input is from x: Q's own error plus δ (Eq. 7 wants it small)
+        stats['adv_distance'] = float(per_sample_norm((step.x_adv - step.x) * step.valid).mean())
         stats['nonfinite'] = float((~step.result.finite).sum())
         stats['eps_scale'] = plan.eps_scale
         if plan.collect_stats:
