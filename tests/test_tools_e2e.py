@@ -130,3 +130,22 @@ def test_discretizer_benchmark_writes_rows_and_pins_the_taming_decoder(scratch):
             assert row['max_abs_dx'] == 0.0  # bit for bit
     attack_sized = [row for row in rows if row['ms'] is None]
     assert len(attack_sized) == 2 and all(0.5 < row['code_agreement'] < 1 for row in attack_sized)
+
+
+def test_dat_examples_draws_one_step_with_q_panels_and_prints_its_statistics(scratch, monkeypatch, capsys):
+    import importlib.util
+
+    import cv2
+    spec = importlib.util.spec_from_file_location(
+        'dat_examples', osp.join(REPO_ROOT, 'tools', 'analysis', 'dat_examples.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = osp.join(scratch, 'dat_examples.png')
+    monkeypatch.chdir(scratch)
+    monkeypatch.setattr(sys, 'argv', ['dat_examples.py', DAT, '--out', out, '--num-images', '2'])
+    tool.main()
+    printed = capsys.readouterr().out
+    assert 'dat/delta_norm:' in printed and 'dat/adv_distance:' in printed and 'dat/code_flip:' in printed
+    grid = cv2.imread(out)
+    size = grid.shape[0] // 2  # two rows of x | Q(x) | x_adv | two difference panels
+    assert grid.shape[1] >= 5 * size - 10
