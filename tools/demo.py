@@ -137,7 +137,8 @@ Per-run reports: `normal/robustness/robustness.md`, `DAT/robustness/robustness.m
 {statistics_lines}
 
 `dat/code_flip` is the share of visual words the attack changed; `dat/loss_adv` against
-`dat/loss_clean` is what the attack did to the training loss.
+`dat/loss_clean` is what the attack did to the training loss; `dat/adv_distance` against
+`dat/delta_norm` is how far x_adv is from x (L2 per image) against the attack's own share of it.
 
 Read the result with two things in mind:
 - One seed. The spread between seeds was not measured here, and 100 val images make it wide.
