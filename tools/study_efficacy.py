@@ -165,8 +165,9 @@ def report(rows: List[dict], args: argparse.Namespace) -> str:
         if not model_rows:
             continue
         lines += [f'## {model}', '', verdict(rows, model), '',
-                  '| arm | seeds | P | mPC | rPC | ΔP | ΔmPC | ΔrPC | loss x | loss x_adv | code flip |',
-                  '|---|---|---|---|---|---|---|---|---|---|---|']
+                  '| arm | seeds | P | mPC | rPC | ΔP | ΔmPC | ΔrPC | loss x | loss x_adv | code flip '
+                  '| ‖δ‖ | ‖x_adv − x‖ |',
+                  '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
         for arm in args.arms:
             arm_rows = [r for r in model_rows if r['arm'] == arm]
             if not arm_rows:
@@ -176,15 +177,18 @@ def report(rows: List[dict], args: argparse.Namespace) -> str:
             for key in METRICS:
                 deltas = paired(rows, model, arm, 'normal', key)
                 cells.append(mean_std(deltas, signed=True) if deltas and arm != 'normal' else '')
-            for key, scale in (('dat/loss_clean', 1), ('dat/loss_adv', 1), ('dat/code_flip', 100)):
-                values = [r[key] for r in arm_rows if key in r]
+            for keys, scale in ((('dat/loss_clean', 'dat/loss_xhat'), 1), (('dat/loss_adv', ), 1),
+                                (('dat/code_flip', ), 100), (('dat/delta_norm', ), 1),
+                                (('dat/adv_distance', ), 1)):
+                values = [next(r[k] for k in keys if k in r) for r in arm_rows if any(k in r for k in keys)]
                 cells.append(f'{statistics.fmean(values) * scale:.3g}' + ('%' if scale == 100 else '')
                              if values else '')
             lines.append('| ' + ' | '.join(cells) + ' |')
         lines.append('')
-    lines += ['`loss x`, `loss x_adv` and `code flip` are means over each DAT run\'s last epoch: the '
-              'training loss on the clean batch and at x_adv, and the share of visual words the '
-              'attack changed (0 for eps 0).', '', '![study](study.png)', '']
+    lines += ['The last five columns are means over each DAT run\'s last epoch (of the runs that log '
+              'them): the training loss on the clean batch (x̂ where the mode has no clean pass) and at '
+              'x_adv, the share of visual words the attack changed (0 for eps 0), the L2 norm of δ and '
+              'the distance of x_adv from x per image, in [0, 1] RGB.', '', '![study](study.png)', '']
     return '\n'.join(lines)
 
 
