@@ -292,3 +292,15 @@ def test_adversarial_tool_lowers_classifier_accuracy_and_writes_reports(scratch,
     assert '| pgd_linf |' in proc.stdout
     assert osp.isfile(osp.join(out, 'adversarial.png')) and osp.isfile(
         osp.join(out, 'adversarial.md'))
+
+
+def test_a_run_file_of_the_path_and_size_format_still_resumes_its_own_checkpoint(tmp_path):
+    from mmdat.evaluation.robustness.benchmark import _file_sha256, _upgrade_identity
+    checkpoint = tmp_path / 'epoch_1.pth'
+    checkpoint.write_bytes(b'weights')
+    old = dict(config='/somewhere/configs/a.py', checkpoint=str(checkpoint), checkpoint_bytes=7,
+               num_images=None, seed=0)
+    assert _upgrade_identity(old, str(checkpoint)) == dict(
+        config='a.py', checkpoint_sha256=_file_sha256(str(checkpoint)), num_images=None, seed=0)
+    checkpoint.write_bytes(b'other weights')  # the same path, new weights: not the same run
+    assert _upgrade_identity(old, str(checkpoint))['checkpoint_sha256'] is None

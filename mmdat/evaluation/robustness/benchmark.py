@@ -159,7 +159,7 @@ class CellBenchmark:
         run_file = osp.join(self.out_dir, 'run.json')
         if osp.isfile(run_file):
             with open(run_file) as file:
-                previous = json.load(file)
+                previous = _upgrade_identity(json.load(file), self.checkpoint)
             changed = [k for k in self.identity if previous.get(k) != self.identity[k]]
             if changed:
                 raise RobustnessError(
@@ -302,6 +302,19 @@ def numeric_metrics(metrics: dict) -> Dict[str, float]:
     """The evaluator's scalar metrics as floats (JSON-ready)."""
     return {key: float(value) for key, value in metrics.items()
             if isinstance(value, (int, float))}
+
+
+def _upgrade_identity(previous: dict, checkpoint: str) -> dict:
+    """A ``run.json`` written before it held the checkpoint's sha256 names the checkpoint by absolute
+    path and size: read it as the same run when both still match, so its finished cells are kept."""
+    if 'checkpoint_sha256' in previous or 'checkpoint' not in previous:
+        return previous
+    same_file = (previous['checkpoint'] == osp.abspath(checkpoint)
+                 and previous.get('checkpoint_bytes') == osp.getsize(checkpoint))
+    upgraded = {k: v for k, v in previous.items() if k not in ('checkpoint', 'checkpoint_bytes')}
+    upgraded['config'] = osp.basename(previous['config']) if previous.get('config') else None
+    upgraded['checkpoint_sha256'] = _file_sha256(checkpoint) if same_file else None
+    return upgraded
 
 
 def _file_sha256(path: str) -> str:
