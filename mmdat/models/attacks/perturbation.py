@@ -243,6 +243,7 @@ def build_attack(cfg: dict) -> BaseAttack:
     """Build an attack from ``dict(type='l2' | 'linf' | 'grad', **kwargs)`` (``ATTACKS``)."""
     cfg = dict(cfg)
     cfg.setdefault('type', 'l2')
+    cfg.setdefault('_scope_', 'mmdat')  # found directly, whatever the config's default scope
     if ATTACKS.get(cfg['type']) is None:
         raise KeyError(f"unknown DAT attack type {cfg['type']!r}; choose one of "
                        f'{sorted(ATTACKS.module_dict)}')
