@@ -106,10 +106,15 @@ def test_fast_paths_give_taming_codes(lightning_checkpoint, taming_chain, option
     discretizer = VQGANDiscretizer(**TINY, checkpoint=lightning_checkpoint, **options)
 
     assert torch.equal(discretizer.codes(images).flatten(), expected_codes)
-    torch.testing.assert_close(discretizer.discretize(images), expected_images, atol=1e-4, rtol=0)
+    atol = BF16_ATOL if discretizer.decoder_path(images.device) == 'bf16' else 1e-4
+    torch.testing.assert_close(discretizer.discretize(images), expected_images, atol=atol, rtol=0)
 
 
-@pytest.mark.parametrize('decoder, atol', [('auto', 1e-5), ('fast', 1e-5), ('bf16', 0.1)])
+#: how far the bf16 decoder may put x̂ from taming's ('auto' resolves to it on a CPU with native bf16)
+BF16_ATOL = 0.1
+
+
+@pytest.mark.parametrize('decoder, atol', [('auto', 1e-5), ('fast', 1e-5), ('bf16', BF16_ATOL)])
 def test_fast_decoders_keep_taming_codes(lightning_checkpoint, taming_chain, decoder, atol):
     images = random_images(2, 3, 24, 40, seed=4)
     expected_images, expected_codes = taming_chain(images)
@@ -118,6 +123,8 @@ def test_fast_decoders_keep_taming_codes(lightning_checkpoint, taming_chain, dec
     output, codes = discretizer.discretize_with_codes(images)
 
     assert torch.equal(codes.flatten(), expected_codes)
+    if discretizer.decoder_path(images.device) == 'bf16':
+        atol = BF16_ATOL
     torch.testing.assert_close(output, expected_images, atol=atol, rtol=0)
     assert discretizer.decoder_path(images.device) in ('fast', 'bf16')
 
