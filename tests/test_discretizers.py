@@ -125,19 +125,46 @@ def test_fast_decoders_keep_taming_codes(lightning_checkpoint, taming_chain, dec
     assert discretizer.decoder_path(images.device) in ('fast', 'bf16')
 
 
-def test_blocked_codebook_search_and_attention_equal_taming_bit_for_bit(monkeypatch, taming_chain):
-    """Blocks of 64 rows with a ragged last block: the same bits as taming's whole matrices."""
+@pytest.mark.parametrize('memory_format', [torch.contiguous_format, torch.channels_last])
+def test_blocked_codebook_search_and_attention_equal_taming_bit_for_bit(
+        monkeypatch, taming_chain, memory_format):
+    """Blocks of 64 rows with a ragged last block: the same bits as taming's whole matrices, also
+    for channels-last features (mkldnn's convs return them even from contiguous inputs)."""
     monkeypatch.setattr(inference, 'BLOCK_ELEMENTS', 64 * 64)
     latents = torch.randn(2, 4, 10, 13, generator=torch.Generator().manual_seed(0))
     codebook = taming_chain.quantize.embedding.weight
     attention = taming_chain.encoder.down[2].attn[0]
     features = torch.randn(2, 64, 10, 13, generator=torch.Generator().manual_seed(1))
+    features = features.contiguous(memory_format=memory_format)
     with torch.no_grad():
         _, _, (_, _, expected_codes) = taming_chain.quantize(latents)
         assert torch.equal(inference._nearest_codes(latents, codebook), expected_codes)
         expected = attention(features)
         blocked = inference._Arithmetic(False, 'taming').attention_block(attention, features)
     assert torch.equal(blocked, expected)
+
+
+@pytest.mark.parametrize('memory_format', [torch.contiguous_format, torch.channels_last])
+def test_exact_encoder_equals_taming_encoder_bit_for_bit_in_either_layout(taming_chain,
+                                                                          memory_format):
+    """The in-place residuals and the blocked attention keep the layout taming's sums have, so
+    every conv after them runs the kernel it runs in taming's encoder."""
+    images = random_images(2, 3, 32, 32, seed=6).mul(2).sub(1).contiguous(
+        memory_format=memory_format)
+    with torch.no_grad():
+        expected = taming_chain.encoder(images)
+        features = inference._encoder(taming_chain.encoder, images,
+                                      inference._Arithmetic(False, 'taming'))
+    assert torch.equal(features, expected)
+
+
+def test_codes_do_not_depend_on_the_input_layout(lightning_checkpoint):
+    """The discretizer computes in one layout (its ``channels_last`` option), whatever the
+    caller's: a batch stacked from HWC arrays gives the codes of the same batch made contiguous."""
+    images = random_images(2, 3, 32, 32, seed=7)
+    discretizer = VQGANDiscretizer(**TINY, checkpoint=lightning_checkpoint)
+    channels_last = images.contiguous(memory_format=torch.channels_last)
+    assert torch.equal(discretizer.codes(channels_last), discretizer.codes(images))
 
 
 @pytest.mark.parametrize('memory_format', [torch.contiguous_format, torch.channels_last])

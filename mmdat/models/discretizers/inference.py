@@ -5,7 +5,8 @@ own layers in taming's order with taming's arithmetic: with ``attention='taming'
 ``z_q`` equal ``TamingVQGAN.encode`` bit for bit, but
 
 - only the current activation is kept (taming's ``Encoder.forward`` keeps every level's output);
-- swish and residual additions run in place, swish in cache-sized blocks;
+- swish runs in place in cache-sized blocks, and residual additions in place where both
+  operands share a layout (taming's sum takes the layout that the next conv's kernel follows);
 - attention runs over blocks of query rows and the quantizer's token×K distances over blocks of
   tokens, each block small enough to stay in cache, with the same matrix products as taming's
   (their rows do not depend on the blocking: tests pin this);
@@ -77,7 +78,7 @@ class _Arithmetic:
         if block.in_channels != block.out_channels:
             shortcut = block.conv_shortcut if block.use_conv_shortcut else block.nin_shortcut
             features = shortcut(features)
-        return hidden.add_(features)
+        return _residual(features, hidden)
 
     def attention_block(self, block: nn.Module, features: torch.Tensor) -> torch.Tensor:
         normed = block.norm(features)
@@ -91,7 +92,7 @@ class _Arithmetic:
             attended = attended.squeeze(1).transpose(1, 2).reshape(batch, channels, height, width)
         else:
             attended = _blocked_taming_attention(block, normed)
-        return block.proj_out(attended).add_(features)
+        return _residual(features, block.proj_out(attended))
 
     def level(self, level: nn.Module, features: torch.Tensor) -> torch.Tensor:
         for index, block in enumerate(level.block):
@@ -111,6 +112,14 @@ class _Arithmetic:
         return upsample(features)
 
 
+def _residual(features: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+    """taming's ``x + h``: in place into ``hidden`` when both share a layout, else out of place,
+    so the sum takes the layout taming's sum has (the next conv's kernel follows it)."""
+    if features.stride() == hidden.stride():
+        return hidden.add_(features)
+    return features + hidden
+
+
 def _blocked_taming_attention(block: nn.Module, normed: torch.Tensor) -> torch.Tensor:
     """taming's ``AttnBlock`` before ``proj_out`` (bmm, scale, softmax, bmm) over blocks of
     query rows: never the whole tokens×tokens matrix. The batch stays whole, as in taming's
@@ -119,7 +128,9 @@ def _blocked_taming_attention(block: nn.Module, normed: torch.Tensor) -> torch.T
     queries = block.q(normed).reshape(batch, channels, -1).permute(0, 2, 1)  # N×HW×C
     keys = block.k(normed).reshape(batch, channels, -1)  # N×C×HW
     values = block.v(normed).reshape(batch, channels, -1)
-    attended = torch.empty_like(values)
+    # Contiguous like taming's bmm output, whatever layout the convs chose (mkldnn may return
+    # channels-last even for contiguous inputs): proj_out's kernel follows its input's layout.
+    attended = values.new_empty(values.shape)
     scale = int(channels)**(-0.5)
     for rows in _row_blocks(queries.shape[1], batch * keys.shape[2]):
         weights = torch.softmax(torch.bmm(queries[:, rows], keys).mul_(scale), dim=2)
