@@ -63,3 +63,20 @@ def test_a_gain_beyond_eps_0_is_called_adversarial_and_a_drop_is_said(tmp_path, 
     # a tuning arm with one seed: paired against normal and eps 0 where both ran
     assert 'With eps 0.5, mPC changed by +5.00 against normal and by +5.00 against eps 0 (1 seed).' in text
     assert '| DAT-eps0.5 | 1 | 20.00 | 15.00 |' in text
+
+
+def test_demo_ablation_names_the_kind_of_gain_the_study_names():
+    """tools/demo.py reads one run per arm and says, with the study's words, which kind the gain is."""
+    spec = importlib.util.spec_from_file_location('demo', osp.join(REPO_ROOT, 'tools', 'demo.py'))
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+
+    def results(eps0_mpc):
+        runs = dict(normal=(0.20, 0.10), DAT=(0.22, 0.14), **{demo.EPS0_RUN: (0.21, eps0_mpc)})
+        return {name: dict(summary=dict(metrics=dict(mAP=dict(P=P, mPC=mPC, rPC=mPC / P))))
+                for name, (P, mPC) in runs.items()}
+
+    augmentation = demo.ablation(results(0.15))
+    assert "the attack's own share is -1.00" in augmentation and 'not adversarial' in augmentation
+    assert 'the gain is adversarial' in demo.ablation(results(0.11))
+    assert 'tools/demo.py --eps0' in demo.ablation({})

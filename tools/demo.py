@@ -23,7 +23,8 @@ import sys
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from mmdat.apis.experiment import DAT_STATISTICS, Experiment, eps_options, final_epoch_means
+from mmdat.apis.experiment import (DAT_STATISTICS, Experiment, attack_share_kind, eps_options,
+                                   final_epoch_means)
 
 RUNS = {
     'normal': 'configs/demo/efficientdet-lite0_8xb8-160-8e_embedded.py',
@@ -82,12 +83,8 @@ def ablation(results: dict) -> str:
         lines.append(f'Of DAT\'s {key} gain of {dat_gain * 100:+.2f} points, the run without the attack '
                      f'gets {eps0_gain * 100:+.2f}; the attack\'s own share is '
                      f'{(dat_gain - eps0_gain) * 100:+.2f}.')
-    attack_share = {key: dat_gain - eps0_gain for key, (dat_gain, eps0_gain) in gains.items()}
-    if attack_share['mPC'] <= 0:
-        lines.append('In this run the robustness gain is augmentation (Q(x) and the second batch), '
-                     'not adversarial: the attack adds nothing to mPC.')
-    else:
-        lines.append('In this run the attack adds to mPC beyond what Q(x) and the second batch give.')
+    attack_share = gains['mPC'][0] - gains['mPC'][1]
+    lines.append(f'In this run the gain is {attack_share_kind([attack_share])}.')
     return ' '.join(lines)
 
 

@@ -24,7 +24,8 @@ from typing import List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from mmdat.apis.experiment import DAT_STATISTICS, Experiment, eps_options, final_epoch_means
+from mmdat.apis.experiment import (DAT_STATISTICS, Experiment, attack_share_kind, eps_options,
+                                   final_epoch_means)
 
 #: model -> (normal config, DAT config, epochs). The DAT config is the normal one plus DAT, nothing else.
 MODELS = {
@@ -137,13 +138,7 @@ def verdict(rows: List[dict], model: str) -> str:
                 "(mPC and rPC up, clean mAP down by at most 0.5).")]
     share = paired(rows, model, 'DAT', 'DAT-eps0', 'mPC')
     if share:
-        share_mean = statistics.fmean(share)
-        if share_mean <= 0:
-            kind = 'augmentation (Q(x) and the second batch), not adversarial: the attack adds no mPC'
-        elif len(share) > 1 and share_mean <= statistics.stdev(share):
-            kind = 'not told apart from seed noise: the attack\'s share is within one sd of zero'
-        else:
-            kind = 'adversarial: the attack adds mPC beyond Q(x) and the second batch'
+        kind = attack_share_kind(share)
         lines.append(f'The attack\'s own share (DAT − eps 0, paired by seed) is '
                      f'{mean_std(share, True)} mPC: the gain is {kind}.')
     for arm in sorted({r['arm'] for r in rows if r['model'] == model and arm_eps(r['arm'])}, key=arm_eps):

@@ -8,6 +8,7 @@ import glob
 import json
 import os
 import os.path as osp
+import statistics
 import subprocess
 import sys
 import time
@@ -20,6 +21,17 @@ def eps_options(eps: float) -> tuple:
     what the attack adds from what Q(x) and the second batch add."""
     return (f'model.data_preprocessor.dat.attack.eps={float(eps)}',
             f'model.data_preprocessor.dat.attack.step_size={float(eps)}')
+
+
+def attack_share_kind(shares: Sequence[float]) -> str:
+    """What kind of gain the attack's own share of it says DAT's is, from ``shares`` (DAT − eps 0 in
+    mPC, one per seed or run)."""
+    mean = statistics.fmean(shares)
+    if mean <= 0:
+        return 'augmentation (Q(x) and the second batch), not adversarial: the attack adds no mPC'
+    if len(shares) > 1 and mean <= statistics.stdev(shares):
+        return 'not told apart from seed noise: the attack\'s share is within one sd of zero'
+    return 'adversarial: the attack adds mPC beyond Q(x) and the second batch'
 
 
 #: What DATHook logs about the attack, reported next to the results.
