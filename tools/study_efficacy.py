@@ -203,7 +203,8 @@ def plot(rows: List[dict], args: argparse.Namespace, path: str) -> None:
                 if values:
                     ax.bar(k, statistics.fmean(values), color=f'C{k}', alpha=0.4)
                     ax.scatter([k] * len(values), values, color=f'C{k}', zorder=3)
-            ax.set_xticks(range(len(args.arms)), args.arms)
+            ax.set_xticks(range(len(args.arms)), args.arms, rotation=30 if len(args.arms) > 3 else 0,
+                          ha='right' if len(args.arms) > 3 else 'center')
             ax.set_title(f'{model}: {key}' + (' (%)' if key == 'rPC' else ' (mAP × 100)'))
     figure.tight_layout()
     figure.savefig(path, dpi=100)
