@@ -78,5 +78,6 @@ def test_demo_ablation_names_the_kind_of_gain_the_study_names():
 
     augmentation = demo.ablation(results(0.15))
     assert "the attack's own share is -1.00" in augmentation and 'not adversarial' in augmentation
-    assert 'the gain is adversarial' in demo.ablation(results(0.11))
+    # a positive share from one run is not called adversarial: there is no spread to weigh it against
+    assert 'not told apart from seed noise' in demo.ablation(results(0.11))
     assert 'tools/demo.py --eps0' in demo.ablation({})

@@ -29,7 +29,10 @@ def attack_share_kind(shares: Sequence[float]) -> str:
     mean = statistics.fmean(shares)
     if mean <= 0:
         return 'augmentation (Q(x) and the second batch), not adversarial: the attack adds no mPC'
-    if len(shares) > 1 and mean <= statistics.stdev(shares):
+    if len(shares) == 1:
+        return ('not told apart from seed noise: the attack\'s share is positive in one run, with no '
+                'spread to weigh it against')
+    if mean <= statistics.stdev(shares):
         return 'not told apart from seed noise: the attack\'s share is within one sd of zero'
     return 'adversarial: the attack adds mPC beyond Q(x) and the second batch'
 
