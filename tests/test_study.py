@@ -65,6 +65,17 @@ def test_a_gain_beyond_eps_0_is_called_adversarial_and_a_drop_is_said(tmp_path, 
     assert '| DAT-eps0.5 | 1 | 20.00 | 15.00 |' in text
 
 
+def test_a_sweep_without_the_default_arm_still_compares_each_eps_with_eps_0(tmp_path, monkeypatch, capsys):
+    text, _ = study(tmp_path, [
+        (0, 'normal', 0.20, 0.10), (0, 'DAT-eps0', 0.22, 0.14, 0.0), (0, 'DAT-eps4', 0.21, 0.15, 0.4),
+        (1, 'normal', 0.30, 0.12), (1, 'DAT-eps0', 0.31, 0.16, 0.0), (1, 'DAT-eps4', 0.29, 0.15, 0.5)],
+        monkeypatch, capsys, arms=('normal', 'DAT-eps0', 'DAT-eps4'))
+    assert 'No seed has both a normal and a DAT run yet.' in text
+    # eps 4 − eps 0: +1 and −1 points
+    assert ('With eps 4, mPC changed by +4.00 ± 1.41 against normal and by +0.00 ± 1.41 against eps 0 '
+            '(2 seeds).') in text
+
+
 def test_demo_ablation_names_the_kind_of_gain_the_study_names():
     """tools/demo.py reads one run per arm and says, with the study's words, which kind the gain is."""
     spec = importlib.util.spec_from_file_location('demo', osp.join(REPO_ROOT, 'tools', 'demo.py'))

@@ -109,7 +109,8 @@ def collect(experiment: Experiment, args: argparse.Namespace) -> List[dict]:
 
 def mean_std(values: List[float], signed: bool = False) -> str:
     """``mean ± sd`` in points (× 100); no sd for a single run."""
-    mean = f'{statistics.fmean(values) * 100:{"+" if signed else ""}.2f}'
+    rounded = round(statistics.fmean(values) * 100, 2) + 0.0  # + 0.0 turns a rounded -0.0 into 0.0
+    mean = f'{rounded:{"+" if signed else ""}.2f}'
     if len(values) < 2:
         return mean
     return f'{mean} ± {statistics.stdev(values) * 100:.2f}'
@@ -126,7 +127,7 @@ def verdict(rows: List[dict], model: str) -> str:
     """What DAT did on this model, with the seeds' spread, and whether the attack is what helped."""
     gains = {key: paired(rows, model, 'DAT', 'normal', key) for key in METRICS}
     if not gains['mPC']:
-        return 'No seed has both a normal and a DAT run yet.'
+        return ' '.join(['No seed has both a normal and a DAT run yet.'] + eps_arms(rows, model))
     n = len(gains['mPC'])
     mean = {key: statistics.fmean(values) for key, values in gains.items()}
     direction = mean['mPC'] > 0 and mean['rPC'] > 0 and mean['P'] >= -MAX_P_DROP
@@ -141,13 +142,19 @@ def verdict(rows: List[dict], model: str) -> str:
         kind = attack_share_kind(share)
         lines.append(f'The attack\'s own share (DAT − eps 0, paired by seed) is '
                      f'{mean_std(share, True)} mPC: the gain is {kind}.')
+    return ' '.join(lines + eps_arms(rows, model))
+
+
+def eps_arms(rows: List[dict], model: str) -> List[str]:
+    """One sentence per ``DAT-eps<X>`` arm (X > 0): its mPC against normal and against eps 0."""
+    lines = []
     for arm in sorted({r['arm'] for r in rows if r['model'] == model and arm_eps(r['arm'])}, key=arm_eps):
         gain, over_eps0 = (paired(rows, model, arm, base, 'mPC') for base in ('normal', 'DAT-eps0'))
         if gain:
             lines.append(f'With eps {arm_eps(arm):g}, mPC changed by {mean_std(gain, True)} against '
                          'normal' + (f' and by {mean_std(over_eps0, True)} against eps 0'
                                      if over_eps0 else '') + f' ({len(gain)} seed{"s" * (len(gain) > 1)}).')
-    return ' '.join(lines)
+    return lines
 
 
 def report(rows: List[dict], args: argparse.Namespace) -> str:
