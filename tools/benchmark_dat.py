@@ -10,7 +10,8 @@ training step (preprocessing, DAT, forward, backward, SGD update) on a synthetic
 - mmdat's ``train_on`` modes (``adv``, ``clean+adv``, ``separate``, ``fused``), and ``clean+adv``
   and ``fused`` once more with the discretizer's taming decoder (the exact path before the fast
   decoder), to show what the fast decoder buys the whole step;
-- ``Q``: one discretizer pass on the batch.
+- ``Q``: one discretizer pass on the batch as the steps discretize it (after the preprocessor's
+  padding).
 
 The rows run interleaved over ``--repeats`` rounds after a warm-up each; min / median / max are
 printed and the median counts. ``floor_ratio`` is a step's median over its floor: its discretizer
@@ -167,21 +168,20 @@ def build_step(name: str, row: str, args: argparse.Namespace, batch: dict) -> tu
     return step, preprocessor.discretizer
 
 
-def counted(step: Callable, discretizer) -> tuple[float, int]:
-    """GFLOP of one call of ``step`` and how many discretizer passes it made."""
-    passes = 0
+def counted(step: Callable, discretizer) -> tuple[float, int, Optional[torch.Size]]:
+    """GFLOP of one call of ``step``, how many discretizer passes it made, and the shape of the
+    (padded) batch its last pass discretized."""
+    passes, shape = 0, None
     if discretizer is not None:
         original = discretizer.discretize_with_codes
 
         def with_codes(images):
-            nonlocal passes
-            passes += 1
+            nonlocal passes, shape
+            passes, shape = passes + 1, images.shape
             return original(images)
 
         def plain(images):
-            nonlocal passes
-            passes += 1
-            return original(images)[0]
+            return with_codes(images)[0]
 
         discretizer.discretize_with_codes, discretizer.discretize = with_codes, plain
     try:
@@ -189,7 +189,7 @@ def counted(step: Callable, discretizer) -> tuple[float, int]:
     finally:
         if discretizer is not None:  # the class's methods again
             del discretizer.discretize_with_codes, discretizer.discretize
-    return gflop, passes
+    return gflop, passes, shape
 
 
 def benchmark_model(name: str, args: argparse.Namespace) -> list[dict]:
@@ -198,13 +198,14 @@ def benchmark_model(name: str, args: argparse.Namespace) -> list[dict]:
     steps, discretizers = {}, {}
     for row in ROWS:
         steps[row], discretizers[row] = build_step(name, row, args, batch)
-    images = torch.rand(args.batch, 3, args.size, args.size)
     q_pass = discretizers['clean+adv']
+    # Q runs on the shape the step discretizes, after the preprocessor's padding
+    images = torch.rand(counted(steps['clean+adv'], q_pass)[2])
     steps['Q'] = lambda: q_pass.discretize(images)
     times = interleaved_times(steps, args.repeats)
     memory = PeakMemory(torch.device('cpu'))
-    q_gflop, _ = counted(steps['Q'], None)
-    plain_gflop, _ = counted(steps['plain'], None)
+    q_gflop = counted(steps['Q'], None)[0]
+    plain_gflop = counted(steps['plain'], None)[0]
     q_ms = spread(times['Q'])[1] * 1e3
     plain_ms = spread(times['plain'])[1] * 1e3
     official_ms = spread(times['official'])[1] * 1e3
@@ -212,7 +213,7 @@ def benchmark_model(name: str, args: argparse.Namespace) -> list[dict]:
     rows = []
     for row in steps:
         fastest, median, slowest = (value * 1e3 for value in spread(times[row]))
-        gflop, passes = counted(steps[row], discretizers.get(row))
+        gflop, passes, _ = counted(steps[row], discretizers.get(row))
         if row == 'Q':
             passes, model_gflop = 1, 0.0
         else:
