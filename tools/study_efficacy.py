@@ -200,6 +200,7 @@ def plot(rows: List[dict], args: argparse.Namespace, path: str) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     models = [m for m in args.models if any(r['model'] == m for r in rows)]
+    crowded = len(args.arms) > 3  # slanted labels, so that long arm names do not overlap
     figure, axes = plt.subplots(len(models), len(METRICS), figsize=(4 * len(METRICS), 3 * len(models)),
                                 squeeze=False)
     for i, model in enumerate(models):
@@ -210,8 +211,8 @@ def plot(rows: List[dict], args: argparse.Namespace, path: str) -> None:
                 if values:
                     ax.bar(k, statistics.fmean(values), color=f'C{k}', alpha=0.4)
                     ax.scatter([k] * len(values), values, color=f'C{k}', zorder=3)
-            ax.set_xticks(range(len(args.arms)), args.arms, rotation=30 if len(args.arms) > 3 else 0,
-                          ha='right' if len(args.arms) > 3 else 'center')
+            ax.set_xticks(range(len(args.arms)), args.arms, rotation=30 if crowded else 0,
+                          ha='right' if crowded else 'center')
             ax.set_title(f'{model}: {key}' + (' (%)' if key == 'rPC' else ' (mAP × 100)'))
     figure.tight_layout()
     figure.savefig(path, dpi=100)
