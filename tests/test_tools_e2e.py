@@ -132,6 +132,34 @@ def test_discretizer_benchmark_writes_rows_and_pins_the_taming_decoder(scratch):
     assert len(attack_sized) == 2 and all(0.5 < row['code_agreement'] < 1 for row in attack_sized)
 
 
+def test_dat_benchmark_counts_each_mode_s_discretizer_passes_and_prices_against_official(scratch):
+    out = osp.join(scratch, 'dat_benchmark.json')
+    proc = run_tool('benchmark_dat.py', '--model', 'resnet', '--size', '64', '--batch', '2',
+                    '--repeats', '1', '--threads', '2', '--out', out, cwd=scratch)
+    assert 'x official' in proc.stdout and 'ResNet-18, 64 px, batch 2' in proc.stdout
+    with open(out) as file:
+        rows = {row['mode']: row for row in json.load(file)}
+    assert set(rows) == {'plain', 'official', 'adv', 'clean+adv', 'separate', 'fused',
+                         'clean+adv, taming decoder', 'fused, taming decoder', 'Q'}
+    for row in rows.values():
+        assert set(row) >= {'model', 'discretizer', 'mode', 'ms_per_iter', 'peak_mem_mb',
+                            'ratio_to_plain', 'ratio_to_official', 'floor_ratio'}
+        assert row['ms_min'] <= row['ms_per_iter'] <= row['ms_max'] and row['gflop'] > 0
+    passes = {mode: row['discretizer_passes'] for mode, row in rows.items()}
+    assert passes == {'plain': 0, 'official': 2, 'adv': 2, 'clean+adv': 2, 'separate': 2, 'fused': 1,
+                      'clean+adv, taming decoder': 2, 'fused, taming decoder': 1, 'Q': 1}
+    assert rows['official']['ratio_to_official'] == 1.0 and rows['plain']['ratio_to_plain'] == 1.0
+    assert rows['plain']['floor_ratio'] == pytest.approx(1.0)
+    assert rows['Q']['floor_ratio'] == pytest.approx(1.0)
+    # the official recipe and clean+adv do the same work; fused saves one Q and one model pass
+    assert rows['clean+adv']['gflop'] == pytest.approx(rows['official']['gflop'], rel=1e-6)
+    q, plain = rows['Q']['gflop'], rows['plain']['gflop']
+    official_model = rows['official']['gflop'] - 2 * q
+    fused_model = rows['fused']['gflop'] - q
+    assert 2 * plain < official_model < 4 * plain  # clean, attack and adversarial passes
+    assert fused_model < official_model
+
+
 def test_dat_examples_draws_one_step_with_q_panels_and_prints_its_statistics(scratch, monkeypatch, capsys):
     import importlib.util
 
