@@ -6,6 +6,8 @@ import os
 import os.path as osp
 import sys
 
+import pytest
+
 from conftest import REPO_ROOT
 
 spec = importlib.util.spec_from_file_location('study_efficacy',
@@ -28,11 +30,12 @@ def write_run(root, seed, arm, P, mPC, code_flip=None):
                 file.write(json.dumps({'epoch': epoch, 'dat/code_flip': flip, 'loss': 1.0}) + '\n')
 
 
-def study(tmp_path, runs, monkeypatch, capsys, arms=('normal', 'DAT', 'DAT-eps0')):
+def study(tmp_path, runs, monkeypatch, capsys, arms=('normal', 'DAT', 'DAT-eps0'), records=()):
     for run in runs:
         write_run(str(tmp_path), *run)
     monkeypatch.setattr(sys, 'argv', ['study_efficacy.py', '--report-only', '--seeds', '0', '1',
-                                      '--arms', *arms, '--work-dir', str(tmp_path)])
+                                      '--arms', *arms, '--work-dir', str(tmp_path)]
+                        + (['--records', *records] if records else []))
     study_efficacy.main()
     rows = json.load(open(tmp_path / 'study.json'))
     return capsys.readouterr().out, rows
@@ -47,7 +50,7 @@ def test_a_gain_that_eps_0_matches_is_called_augmentation(tmp_path, monkeypatch,
     dat = next(r for r in rows if r['arm'] == 'DAT' and r['seed'] == 1)
     assert abs(dat['dat/code_flip'] - 0.05) < 1e-9  # the mean over the last epoch only
     # paired by seed: ΔmPC = +4 and +4 points, ΔP = +2 and 0
-    assert '| DAT | 2 | 26.00 ± 5.66 | 15.00 ± 1.41 |' in text
+    assert '| DAT | 0, 1 | 26.00 ± 5.66 | 15.00 ± 1.41 |' in text
     assert '+1.00 ± 1.41 | +4.00 ± 0.00 |' in text
     assert "the paper's direction" in text and 'not adversarial' in text
 
@@ -62,7 +65,7 @@ def test_a_gain_beyond_eps_0_is_called_adversarial_and_a_drop_is_said(tmp_path, 
     assert 'the gain is adversarial' in text
     # a tuning arm with one seed: paired against normal and eps 0 where both ran
     assert 'With eps 0.5, mPC changed by +5.00 against normal and by +5.00 against eps 0 (1 seed).' in text
-    assert '| DAT-eps0.5 | 1 | 20.00 | 15.00 |' in text
+    assert '| DAT-eps0.5 | 0 | 20.00 | 15.00 |' in text
 
 
 def test_a_sweep_without_the_default_arm_still_compares_each_eps_with_eps_0(tmp_path, monkeypatch, capsys):
@@ -92,3 +95,39 @@ def test_demo_ablation_names_the_kind_of_gain_the_study_names():
     # a positive share from one run is not called adversarial: there is no spread to weigh it against
     assert 'not told apart from seed noise' in demo.ablation(results(0.11))
     assert 'tools/demo.py --eps0' in demo.ablation({})
+
+
+def test_the_committed_yolov3_record_gives_the_readme_table(tmp_path, monkeypatch, capsys):
+    """docs/studies/yolov3.json keeps the runs whose directories are gone; the report drawn from it
+    has the numbers the README quotes."""
+    monkeypatch.setattr(sys, 'argv', ['study_efficacy.py', '--models', 'yolov3', '--report-only',
+                                      '--records', osp.join(REPO_ROOT, 'docs', 'studies', 'yolov3.json'),
+                                      '--work-dir', str(tmp_path)])
+    study_efficacy.main()
+    text = capsys.readouterr().out
+    readme = open(osp.join(REPO_ROOT, 'README.md')).read()
+    for arm, P, mPC in (('normal', '22.93 ± 0.90', '12.73 ± 0.91'), ('DAT', '21.80 ± 1.57', '13.95 ± 0.85'),
+                        ('DAT-eps0', '22.13 ± 1.43', '13.90 ± 0.78')):
+        assert f'| {arm} | 0, 1, 2 | {P} | {mPC} |' in text
+        assert f'| {P} | {mPC} |' in readme
+    assert "attack's own share (DAT − eps 0, paired by seed) is +0.05 ± 1.62 mPC" in text
+    assert 'written down from each run' in text  # the record says where its rows come from
+    assert len(json.load(open(tmp_path / 'study.json'))) == 9
+
+
+def test_a_run_in_the_work_dir_replaces_its_record_and_a_bad_record_is_named(tmp_path, monkeypatch,
+                                                                             capsys):
+    records = tmp_path / 'records.json'
+    old = dict(model='efficientdet-lite0', severities=['1', '3', '5'], note='an older machine')
+    records.write_text(json.dumps([dict(old, seed=0, arm='normal', P=0.5, mPC=0.25, rPC=0.5),
+                                   dict(old, seed=1, arm='normal', P=0.30, mPC=0.12, rPC=0.4)]))
+    work_dir = tmp_path / 'study'
+    _, rows = study(work_dir, [(0, 'normal', 0.20, 0.10), (0, 'DAT', 0.22, 0.14, 0.02)], monkeypatch,
+                    capsys, records=[str(records)])
+    normal = {r['seed']: r for r in rows if r['arm'] == 'normal'}
+    assert normal[0]['P'] == 0.20 and 'note' not in normal[0]  # the run, not its record
+    assert normal[1]['P'] == 0.30 and normal[1]['note'] == 'an older machine'
+
+    records.write_text(json.dumps([dict(old, seed=0, arm='normal', P=0.5)]))
+    with pytest.raises(SystemExit, match=r'records\.json: row 0 has no mPC, rPC'):
+        study(tmp_path / 'again', [], monkeypatch, capsys, records=[str(records)])

@@ -10,10 +10,15 @@ For every model, seed and arm: ``tools/train.py`` (``randomness.seed`` set, noth
   own share (DAT − eps 0) and a verdict per model;
 - ``study.png``: every seed's P, mPC and rPC per arm.
 
+``--records`` adds the rows of earlier studies' ``study.json`` (runs whose directories are gone, e.g.
+``docs/studies/yolov3.json``); a run found in ``--work-dir`` replaces the record of the same model, seed
+and arm.
+
 Example::
 
     python tools/study_efficacy.py --models efficientdet-lite0 --seeds 0 1 2
     python tools/study_efficacy.py --models yolov3 --seeds 0 1 2   # 20 epochs from scratch: hours
+    python tools/study_efficacy.py --models yolov3 --records docs/studies/yolov3.json --report-only
 """
 import argparse
 import json
@@ -54,6 +59,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', default='work_dirs/study')
     parser.add_argument('--report-only', action='store_true',
                         help='train and evaluate nothing: report the finished runs')
+    parser.add_argument('--records', nargs='+', default=[], metavar='STUDY_JSON',
+                        help="earlier studies' study.json whose rows join the report (a run in "
+                        '--work-dir replaces the record of the same model, seed and arm)')
     return parser.parse_args()
 
 
@@ -105,6 +113,34 @@ def collect(experiment: Experiment, args: argparse.Namespace) -> List[dict]:
                                  **{key: metrics[key] for key in METRICS},
                                  **final_epoch_means(work_dir, DAT_STATISTICS)))
     return rows
+
+
+def add_records(rows: List[dict], args: argparse.Namespace) -> List[dict]:
+    """``rows`` plus the rows of ``args.records`` for the models, seeds and arms asked for, except
+    where ``rows`` already has a run of the same model, seed and arm."""
+    found = {(r['model'], r['seed'], r['arm']) for r in rows}
+    merged = list(rows)
+    for path in args.records:
+        try:
+            with open(path) as file:
+                records = json.load(file)
+        except (OSError, json.JSONDecodeError) as error:
+            raise SystemExit(f'--records {path}: not a readable study.json ({error})') from None
+        for i, record in enumerate(records if isinstance(records, list) else [records]):
+            missing = [k for k in ('model', 'seed', 'arm', *METRICS) if k not in record]
+            if missing:
+                raise SystemExit(f'--records {path}: row {i} has no {", ".join(missing)}; a study.json '
+                                 'row holds model, seed, arm, P, mPC and rPC')
+            if [str(s) for s in record.get('severities', args.severities)] != list(args.severities):
+                raise SystemExit(f"--records {path}: row {i} was evaluated at severities "
+                                 f"{record['severities']}, this study at {args.severities}")
+            key = (record['model'], record['seed'], record['arm'])
+            if (record['model'] in args.models and record['seed'] in args.seeds
+                    and record['arm'] in args.arms and key not in found):
+                found.add(key)
+                merged.append(record)
+    order = {arm: i for i, arm in enumerate(args.arms)}
+    return sorted(merged, key=lambda r: (r['model'], r['seed'], order[r['arm']]))
 
 
 def mean_std(values: List[float], signed: bool = False) -> str:
@@ -159,9 +195,9 @@ def eps_arms(rows: List[dict], model: str) -> List[str]:
 
 def report(rows: List[dict], args: argparse.Namespace) -> str:
     lines = ['# Efficacy study: normal, DAT and DAT with eps 0', '',
-             f"Seeds {', '.join(map(str, args.seeds))}; corruption severities "
-             f"{', '.join(args.severities)}; mean ± standard deviation over seeds, in points "
-             '(mAP × 100; rPC in %). Δ are paired by seed, against normal.', '']
+             f"Corruption severities {', '.join(args.severities)}; mean ± standard deviation over "
+             "each arm's seeds, in points (mAP × 100; rPC in %). Δ are paired by seed, against normal.",
+             '']
     for model in args.models:
         model_rows = [r for r in rows if r['model'] == model]
         if not model_rows:
@@ -174,7 +210,7 @@ def report(rows: List[dict], args: argparse.Namespace) -> str:
             arm_rows = [r for r in model_rows if r['arm'] == arm]
             if not arm_rows:
                 continue
-            cells = [arm, str(len(arm_rows))]
+            cells = [arm, ', '.join(str(r['seed']) for r in arm_rows)]
             cells += [mean_std([r[key] for r in arm_rows]) for key in METRICS]
             for key in METRICS:
                 deltas = paired(rows, model, arm, 'normal', key)
@@ -190,7 +226,12 @@ def report(rows: List[dict], args: argparse.Namespace) -> str:
     lines += ['The last five columns are means over each DAT run\'s last epoch (of the runs that log '
               'them): the training loss on the clean batch (x̂ where the mode has no clean pass) and at '
               'x_adv, the share of visual words the attack changed (0 for eps 0), the L2 norm of δ and '
-              'the distance of x_adv from x per image, in [0, 1] RGB.', '', '![study](study.png)', '']
+              'the distance of x_adv from x per image, in [0, 1] RGB.', '']
+    notes = sorted({r['note'] for r in rows if r.get('note')})
+    if notes:
+        lines += ['Runs reported from records, not from this work dir:', '']
+        lines += [f'- {note}' for note in notes] + ['']
+    lines += ['![study](study.png)', '']
     return '\n'.join(lines)
 
 
@@ -227,7 +268,7 @@ def main() -> None:
             for seed in args.seeds:
                 for arm in args.arms:
                     run_one(experiment, args, model, seed, arm)
-    rows = collect(experiment, args)
+    rows = add_records(collect(experiment, args), args)
     with open(experiment.path('study.json'), 'w') as file:
         json.dump(rows, file, indent=1)
     text = report(rows, args)
