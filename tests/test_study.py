@@ -1,5 +1,6 @@
 """tools/study_efficacy.py's aggregation: paired differences, the attack's share and the verdict, on
 finished runs (robustness.json and the training scalars) that the test writes."""
+import argparse
 import importlib.util
 import json
 import os
@@ -131,3 +132,33 @@ def test_a_run_in_the_work_dir_replaces_its_record_and_a_bad_record_is_named(tmp
     records.write_text(json.dumps([dict(old, seed=0, arm='normal', P=0.5)]))
     with pytest.raises(SystemExit, match=r'records\.json: row 0 has no mPC, rPC'):
         study(tmp_path / 'again', [], monkeypatch, capsys, records=[str(records)])
+
+
+def test_normal_2x_stretches_the_schedule_and_dat_is_compared_with_it(tmp_path, monkeypatch, capsys):
+    """``normal-2x`` sees the images DAT's two batches per step see: twice the epochs, the same
+    schedule stretched over them (iteration warm-up kept), and the verdict compares DAT with it."""
+    from mmengine.config import Config, DictAction
+
+    from mmdat.apis.experiment import stretched_schedule
+    expected = {
+        'efficientdet-lite0': [dict(by_epoch=False, begin=0, end=100),
+                               dict(by_epoch=True, begin=2, end=16, T_max=14)],
+        'yolov3': [dict(by_epoch=False, begin=0, end=100), dict(milestones=[32, 38])]}
+    for model, schedule in expected.items():
+        config = osp.join(REPO_ROOT, study_efficacy.MODELS[model][0])
+        parser = argparse.ArgumentParser()  # the options as tools/train.py parses them
+        parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+        cfg = Config.fromfile(config)
+        cfg.merge_from_dict(parser.parse_args(['--cfg-options', *stretched_schedule(config, 2)]).cfg_options)
+        for scheduler, fields in zip(cfg.param_scheduler, schedule):
+            assert {key: scheduler[key] for key in fields} == fields, model
+    assert study_efficacy.arm_stretch('normal-2x') == 2 and study_efficacy.arm_stretch('normal-1x') is None
+    assert study_efficacy.arm_stretch('normal') is None
+
+    text, _ = study(tmp_path, [
+        (0, 'normal', 0.20, 0.10), (0, 'normal-2x', 0.24, 0.12), (0, 'DAT', 0.25, 0.15, 0.02),
+        (1, 'normal', 0.30, 0.12), (1, 'normal-2x', 0.32, 0.16), (1, 'DAT', 0.31, 0.17, 0.02)],
+        monkeypatch, capsys, arms=('normal', 'normal-2x', 'DAT'))
+    # DAT − normal-2x: mPC +3 and +1 points, clean +1 and −1
+    assert ('Against normal trained 2× as long (normal-2x), DAT changed mPC by +2.00 ± 1.41, rPC by '
+            in text) and 'and clean mAP by +0.00 ± 1.41 (2 seeds).' in text

@@ -30,7 +30,7 @@ from typing import List, Optional
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from mmdat.apis.experiment import (DAT_STATISTICS, Experiment, attack_share_kind, eps_options,
-                                   final_epoch_means)
+                                   final_epoch_means, stretched_schedule)
 
 #: model -> (normal config, DAT config, epochs). The DAT config is the normal one plus DAT, nothing else.
 MODELS = {
@@ -40,7 +40,8 @@ MODELS = {
                'configs/dat/yolov3_mobilenetv2_dat_8xb8-160-20e_embedded.py', 20),
 }
 #: the default arms; ``DAT-eps<X>`` is the DAT config with the attack's eps and step size set to X
-#: (``DAT-eps0``: no attack, x_adv = Q(x))
+#: (``DAT-eps0``: no attack, x_adv = Q(x)); ``normal-<K>x`` the normal config with its schedule stretched
+#: over K times the epochs (``normal-2x`` sees as many images as DAT's two batches per step)
 ARMS = ('normal', 'DAT', 'DAT-eps0')
 METRICS = ('P', 'mPC', 'rPC')
 #: the paper's direction (Table 4): mPC and rPC up, clean mAP down by no more than this
@@ -52,7 +53,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--models', nargs='+', choices=sorted(MODELS), default=['efficientdet-lite0'])
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     parser.add_argument('--arms', nargs='+', type=arm_name, default=list(ARMS),
-                        help="normal, DAT, DAT-eps<X> (default: normal DAT DAT-eps0)")
+                        help='normal, DAT, DAT-eps<X>, normal-<K>x (default: normal DAT DAT-eps0)')
     parser.add_argument('--severities', nargs='+', default=['1', '3', '5'])
     parser.add_argument('--workers', default='1', help='corruption worker processes')
     parser.add_argument('--epochs', type=int, help="training epochs (default: each model's own)")
@@ -66,9 +67,10 @@ def parse_args() -> argparse.Namespace:
 
 
 def arm_name(arm: str) -> str:
-    if arm in ('normal', 'DAT') or arm_eps(arm) is not None:
+    if arm in ('normal', 'DAT') or arm_eps(arm) is not None or arm_stretch(arm) is not None:
         return arm
-    raise argparse.ArgumentTypeError(f'{arm!r} is not an arm: normal, DAT or DAT-eps<X> (e.g. DAT-eps0)')
+    raise argparse.ArgumentTypeError(f'{arm!r} is not an arm: normal, DAT, DAT-eps<X> (e.g. DAT-eps0) '
+                                     'or normal-<K>x (e.g. normal-2x)')
 
 
 def arm_eps(arm: str) -> Optional[float]:
@@ -79,18 +81,29 @@ def arm_eps(arm: str) -> Optional[float]:
         return None
 
 
+def arm_stretch(arm: str) -> Optional[int]:
+    """The K of a ``normal-<K>x`` arm (K ≥ 2), else None."""
+    digits = arm[len('normal-'):-1]
+    if arm.startswith('normal-') and arm.endswith('x') and digits.isdigit() and int(digits) >= 2:
+        return int(digits)
+    return None
+
+
 def run_dir(experiment: Experiment, model: str, seed: int, arm: str) -> str:
     return experiment.path(model, f'seed{seed}', arm)
 
 
 def run_one(experiment: Experiment, args: argparse.Namespace, model: str, seed: int, arm: str) -> None:
     normal_config, dat_config, epochs = MODELS[model]
-    config = normal_config if arm == 'normal' else dat_config
-    eps = arm_eps(arm)
+    config = dat_config if arm.startswith('DAT') else normal_config
+    eps, stretch = arm_eps(arm), arm_stretch(arm) or 1
     options = [f'randomness.seed={seed}'] + (list(eps_options(eps)) if eps is not None else [])
+    if stretch > 1:
+        options += stretched_schedule(osp.join(ROOT, config), stretch)
     work_dir = run_dir(experiment, model, seed, arm)
     step = f'{model} seed {seed} {arm}'
-    checkpoint = experiment.train(f'train {step}', config, work_dir, args.epochs or epochs, options)
+    checkpoint = experiment.train(f'train {step}', config, work_dir, (args.epochs or epochs) * stretch,
+                                  options)
     experiment.evaluate(f'evaluate {step}', config, checkpoint, osp.join(work_dir, 'robustness'),
                         args.severities, args.workers)
 
@@ -178,7 +191,21 @@ def verdict(rows: List[dict], model: str) -> str:
         kind = attack_share_kind(share)
         lines.append(f'The attack\'s own share (DAT − eps 0, paired by seed) is '
                      f'{mean_std(share, True)} mPC: the gain is {kind}.')
-    return ' '.join(lines + eps_arms(rows, model))
+    return ' '.join(lines + eps_arms(rows, model) + stretched_arms(rows, model))
+
+
+def stretched_arms(rows: List[dict], model: str) -> List[str]:
+    """One sentence per ``normal-<K>x`` arm: DAT against normal trained on as many images."""
+    lines = []
+    for arm in sorted({r['arm'] for r in rows if r['model'] == model and arm_stretch(r['arm'])},
+                      key=arm_stretch):
+        gains = {key: paired(rows, model, 'DAT', arm, key) for key in METRICS}
+        if gains['mPC']:
+            n = len(gains['mPC'])
+            lines.append(f'Against normal trained {arm_stretch(arm)}× as long ({arm}), DAT changed mPC '
+                         f"by {mean_std(gains['mPC'], True)}, rPC by {mean_std(gains['rPC'], True)} and "
+                         f"clean mAP by {mean_std(gains['P'], True)} ({n} seed{'s' * (n > 1)}).")
+    return lines
 
 
 def eps_arms(rows: List[dict], model: str) -> List[str]:

@@ -23,6 +23,24 @@ def eps_options(eps: float) -> tuple:
             f'model.data_preprocessor.dat.attack.step_size={float(eps)}')
 
 
+def stretched_schedule(config: str, factor: int) -> tuple:
+    """``--cfg-options`` that stretch ``config``'s epoch-based learning-rate schedule over ``factor``
+    times its epochs: each epoch-based scheduler's ``begin``, ``end``, ``T_max`` and ``milestones`` are
+    multiplied, an iteration-based warm-up is kept. With ``train_cfg.max_epochs`` multiplied as well,
+    a normal run sees as many images as a DAT run that trains on ``factor`` batches per step."""
+    from mmengine.config import Config
+    options = []
+    for i, scheduler in enumerate(Config.fromfile(config).get('param_scheduler', [])):
+        if not scheduler.get('by_epoch', True):
+            continue
+        options += [f'param_scheduler.{i}.{key}={scheduler[key] * factor}'
+                    for key in ('begin', 'end', 'T_max') if key in scheduler]
+        if 'milestones' in scheduler:
+            options.append(f'param_scheduler.{i}.milestones='
+                           f"[{','.join(str(m * factor) for m in scheduler['milestones'])}]")
+    return tuple(options)
+
+
 def attack_share_kind(shares: Sequence[float]) -> str:
     """What kind of gain the attack's own share of it says DAT's is, from ``shares`` (DAT − eps 0 in
     mPC, one per seed or run)."""
