@@ -161,4 +161,4 @@ def test_normal_2x_stretches_the_schedule_and_dat_is_compared_with_it(tmp_path, 
         monkeypatch, capsys, arms=('normal', 'normal-2x', 'DAT'))
     # DAT − normal-2x: mPC +3 and +1 points, clean +1 and −1
     assert ('Against normal trained 2× as long (normal-2x), DAT changed mPC by +2.00 ± 1.41, rPC by '
-            in text) and 'and clean mAP by +0.00 ± 1.41 (2 seeds).' in text
+            in text) and "and clean mAP by +0.00 ± 1.41 (2 seeds): the paper's direction." in text

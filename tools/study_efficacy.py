@@ -172,20 +172,24 @@ def paired(rows: List[dict], model: str, arm: str, base: str, key: str) -> List[
             if a == arm and (base, s) in by_seed]
 
 
+def direction(gains: dict) -> str:
+    """Whether the mean paired gains (``{metric: [gain per seed]}``) are in the paper's direction."""
+    mean = {key: statistics.fmean(values) for key, values in gains.items()}
+    if mean['mPC'] > 0 and mean['rPC'] > 0 and mean['P'] >= -MAX_P_DROP:
+        return "the paper's direction."
+    return "not the paper's direction (mPC and rPC up, clean mAP down by at most 0.5)."
+
+
 def verdict(rows: List[dict], model: str) -> str:
     """What DAT did on this model, with the seeds' spread, and whether the attack is what helped."""
     gains = {key: paired(rows, model, 'DAT', 'normal', key) for key in METRICS}
     if not gains['mPC']:
         return ' '.join(['No seed has both a normal and a DAT run yet.'] + eps_arms(rows, model))
     n = len(gains['mPC'])
-    mean = {key: statistics.fmean(values) for key, values in gains.items()}
-    direction = mean['mPC'] > 0 and mean['rPC'] > 0 and mean['P'] >= -MAX_P_DROP
     agree = sum(g > 0 for g in gains['mPC'])
     lines = [f"Over {n} seed{'s' * (n > 1)}, DAT changed mPC by {mean_std(gains['mPC'], True)} "
              f"(higher in {agree} of {n}), rPC by {mean_std(gains['rPC'], True)} and clean mAP by "
-             f"{mean_std(gains['P'], True)} points: "
-             + ("the paper's direction." if direction else "not the paper's direction "
-                "(mPC and rPC up, clean mAP down by at most 0.5).")]
+             f"{mean_std(gains['P'], True)} points: {direction(gains)}"]
     share = paired(rows, model, 'DAT', 'DAT-eps0', 'mPC')
     if share:
         kind = attack_share_kind(share)
@@ -204,7 +208,8 @@ def stretched_arms(rows: List[dict], model: str) -> List[str]:
             n = len(gains['mPC'])
             lines.append(f'Against normal trained {arm_stretch(arm)}× as long ({arm}), DAT changed mPC '
                          f"by {mean_std(gains['mPC'], True)}, rPC by {mean_std(gains['rPC'], True)} and "
-                         f"clean mAP by {mean_std(gains['P'], True)} ({n} seed{'s' * (n > 1)}).")
+                         f"clean mAP by {mean_std(gains['P'], True)} ({n} seed{'s' * (n > 1)}): "
+                         + direction(gains))
     return lines
 
 
