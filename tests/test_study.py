@@ -162,3 +162,21 @@ def test_normal_2x_stretches_the_schedule_and_dat_is_compared_with_it(tmp_path, 
     # DAT − normal-2x: mPC +3 and +1 points, clean +1 and −1
     assert ('Against normal trained 2× as long (normal-2x), DAT changed mPC by +2.00 ± 1.41, rPC by '
             in text) and "and clean mAP by +0.00 ± 1.41 (2 seeds): the paper's direction." in text
+
+
+def test_demo_compares_dat_with_normal_trained_on_as_many_images():
+    spec = importlib.util.spec_from_file_location('demo', osp.join(REPO_ROOT, 'tools', 'demo.py'))
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+
+    def results(long_P, long_mPC):
+        runs = dict(normal=(0.08, 0.05), DAT=(0.14, 0.09), **{demo.LONG_RUN: (long_P, long_mPC)})
+        return {name: dict(summary=dict(metrics=dict(mAP=dict(P=P, mPC=mPC, rPC=mPC / P))))
+                for name, (P, mPC) in runs.items()}
+
+    behind = demo.equal_images(results(0.20, 0.12))
+    assert 'reaches P 20.00, mPC 12.00 and rPC 60.0 %' in behind
+    assert 'DAT changed mPC by -3.00, rPC by +4.3 and clean mAP by -6.00' in behind
+    assert "DAT is not ahead in the paper's direction" in behind
+    assert 'ahead in the paper\'s direction at equal images' in demo.equal_images(results(0.14, 0.08))
+    assert 'tools/demo.py --normal-2x' in demo.equal_images({})
