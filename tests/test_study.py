@@ -152,16 +152,19 @@ def test_normal_2x_stretches_the_schedule_and_dat_is_compared_with_it(tmp_path, 
         cfg.merge_from_dict(parser.parse_args(['--cfg-options', *stretched_schedule(config, 2)]).cfg_options)
         for scheduler, fields in zip(cfg.param_scheduler, schedule):
             assert {key: scheduler[key] for key in fields} == fields, model
-    assert study_efficacy.arm_stretch('normal-2x') == 2 and study_efficacy.arm_stretch('normal-1x') is None
-    assert study_efficacy.arm_stretch('normal') is None
+    assert study_efficacy.arm_stretch('normal-2x') == 2 and study_efficacy.arm_stretch('DAT-4x') == 4
+    assert all(study_efficacy.arm_stretch(arm) is None for arm in ('normal', 'normal-1x', 'DAT-eps2', 'DAT'))
 
     text, _ = study(tmp_path, [
         (0, 'normal', 0.20, 0.10), (0, 'normal-2x', 0.24, 0.12), (0, 'DAT', 0.25, 0.15, 0.02),
-        (1, 'normal', 0.30, 0.12), (1, 'normal-2x', 0.32, 0.16), (1, 'DAT', 0.31, 0.17, 0.02)],
-        monkeypatch, capsys, arms=('normal', 'normal-2x', 'DAT'))
+        (1, 'normal', 0.30, 0.12), (1, 'normal-2x', 0.32, 0.16), (1, 'DAT', 0.31, 0.17, 0.02),
+        (0, 'normal-4x', 0.30, 0.15), (0, 'DAT-2x', 0.28, 0.14, 0.02)],
+        monkeypatch, capsys, arms=('normal', 'normal-2x', 'DAT', 'normal-4x', 'DAT-2x'))
     # DAT − normal-2x: mPC +3 and +1 points, clean +1 and −1
-    assert ('Against normal trained 2× as long (normal-2x), DAT changed mPC by +2.00 ± 1.41, rPC by '
-            in text) and "and clean mAP by +0.00 ± 1.41 (2 seeds): the paper's direction." in text
+    assert ('Against normal trained on as many images (normal-2x), DAT changed mPC by +2.00 ± 1.41, '
+            'rPC by ' in text) and "and clean mAP by +0.00 ± 1.41 (2 seeds): the paper's direction." in text
+    # DAT-2x against normal-4x, the images it trains on
+    assert 'Against normal trained on as many images (normal-4x), DAT-2x changed mPC by -1.00' in text
 
 
 def test_demo_compares_dat_with_normal_trained_on_as_many_images():

@@ -40,8 +40,9 @@ MODELS = {
                'configs/dat/yolov3_mobilenetv2_dat_8xb8-160-20e_embedded.py', 20),
 }
 #: the default arms; ``DAT-eps<X>`` is the DAT config with the attack's eps and step size set to X
-#: (``DAT-eps0``: no attack, x_adv = Q(x)); ``normal-<K>x`` the normal config with its schedule stretched
-#: over K times the epochs (``normal-2x`` sees as many images as DAT's two batches per step)
+#: (``DAT-eps0``: no attack, x_adv = Q(x)); ``normal-<K>x`` and ``DAT-<K>x`` the normal and the DAT config
+#: with the schedule stretched over K times the epochs. DAT trains on two batches per step, so
+#: ``normal-2x`` sees as many images as ``DAT``, ``normal-4x`` as many as ``DAT-2x``.
 ARMS = ('normal', 'DAT', 'DAT-eps0')
 METRICS = ('P', 'mPC', 'rPC')
 #: the paper's direction (Table 4): mPC and rPC up, clean mAP down by no more than this
@@ -53,7 +54,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--models', nargs='+', choices=sorted(MODELS), default=['efficientdet-lite0'])
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     parser.add_argument('--arms', nargs='+', type=arm_name, default=list(ARMS),
-                        help='normal, DAT, DAT-eps<X>, normal-<K>x (default: normal DAT DAT-eps0)')
+                        help='normal, DAT, DAT-eps<X>, normal-<K>x, DAT-<K>x (default: normal DAT '
+                        'DAT-eps0)')
     parser.add_argument('--severities', nargs='+', default=['1', '3', '5'])
     parser.add_argument('--workers', default='1', help='corruption worker processes')
     parser.add_argument('--epochs', type=int, help="training epochs (default: each model's own)")
@@ -69,8 +71,8 @@ def parse_args() -> argparse.Namespace:
 def arm_name(arm: str) -> str:
     if arm in ('normal', 'DAT') or arm_eps(arm) is not None or arm_stretch(arm) is not None:
         return arm
-    raise argparse.ArgumentTypeError(f'{arm!r} is not an arm: normal, DAT, DAT-eps<X> (e.g. DAT-eps0) '
-                                     'or normal-<K>x (e.g. normal-2x)')
+    raise argparse.ArgumentTypeError(f'{arm!r} is not an arm: normal, DAT, DAT-eps<X> (e.g. DAT-eps0), '
+                                     'normal-<K>x or DAT-<K>x (e.g. normal-2x)')
 
 
 def arm_eps(arm: str) -> Optional[float]:
@@ -82,9 +84,10 @@ def arm_eps(arm: str) -> Optional[float]:
 
 
 def arm_stretch(arm: str) -> Optional[int]:
-    """The K of a ``normal-<K>x`` arm (K ≥ 2), else None."""
-    digits = arm[len('normal-'):-1]
-    if arm.startswith('normal-') and arm.endswith('x') and digits.isdigit() and int(digits) >= 2:
+    """The K of a ``normal-<K>x`` or ``DAT-<K>x`` arm (K ≥ 2), else None."""
+    base, _, factor = arm.partition('-')
+    digits = factor[:-1]
+    if base in ('normal', 'DAT') and factor.endswith('x') and digits.isdigit() and int(digits) >= 2:
         return int(digits)
     return None
 
@@ -199,14 +202,17 @@ def verdict(rows: List[dict], model: str) -> str:
 
 
 def stretched_arms(rows: List[dict], model: str) -> List[str]:
-    """One sentence per ``normal-<K>x`` arm: DAT against normal trained on as many images."""
+    """One sentence per ``normal-<K>x`` arm (K even): the DAT arm of half its schedule (the same
+    images) against it."""
     lines = []
-    for arm in sorted({r['arm'] for r in rows if r['model'] == model and arm_stretch(r['arm'])},
-                      key=arm_stretch):
-        gains = {key: paired(rows, model, 'DAT', arm, key) for key in METRICS}
-        if gains['mPC']:
+    for arm in sorted({r['arm'] for r in rows if r['model'] == model and r['arm'].startswith('normal-')
+                       and arm_stretch(r['arm'])}, key=arm_stretch):
+        stretch = arm_stretch(arm)
+        dat = 'DAT' if stretch == 2 else f'DAT-{stretch // 2}x'
+        gains = {key: paired(rows, model, dat, arm, key) for key in METRICS}
+        if stretch % 2 == 0 and gains['mPC']:
             n = len(gains['mPC'])
-            lines.append(f'Against normal trained {arm_stretch(arm)}× as long ({arm}), DAT changed mPC '
+            lines.append(f'Against normal trained on as many images ({arm}), {dat} changed mPC '
                          f"by {mean_std(gains['mPC'], True)}, rPC by {mean_std(gains['rPC'], True)} and "
                          f"clean mAP by {mean_std(gains['P'], True)} ({n} seed{'s' * (n > 1)}): "
                          + direction(gains))
