@@ -182,4 +182,4 @@ def test_demo_compares_dat_with_normal_trained_on_as_many_images():
     assert 'DAT changed mPC by -3.00, rPC by +4.3 and clean mAP by -6.00' in behind
     assert "DAT is not ahead in the paper's direction" in behind
     assert 'ahead in the paper\'s direction at equal images' in demo.equal_images(results(0.14, 0.08))
-    assert 'tools/demo.py --normal-2x' in demo.equal_images({})
+    assert 'without `--no-normal-2x`' in demo.equal_images({})

@@ -6,15 +6,17 @@ robustness cells and cached corruptions):
 
 1. ``tools/train.py`` on ``configs/demo/efficientdet-lite0_8xb8-160-8e_embedded.py`` (normal);
 2. ``tools/train.py`` on its DAT twin (same seed and schedule, the shipped discretizer);
-3. ``tools/test_robustness.py`` on both (the 15 benchmark corruptions, one shared corruption cache);
-4. ``tools/compare_robustness.py`` and ``<work-dir>/report.md``: the table (P, mPC, rPC and the
+3. ``tools/train.py`` on the normal config for twice the epochs (``normal-2x``: DAT trains on two
+   batches per step, so this run sees as many images; ``--no-normal-2x`` leaves it out);
+4. ``tools/test_robustness.py`` on each (the 15 benchmark corruptions, one shared corruption cache);
+5. ``tools/compare_robustness.py`` and ``<work-dir>/report.md``: the table (P, mPC, rPC and the
    per-corruption deltas), the plots, DAT's own statistics and its example grid.
 
 Example::
 
     python tools/demo.py                        # what `make demo` runs
     python tools/demo.py --severities 1 2 3 4 5 # the full COCO-C protocol (longer)
-    python tools/demo.py --eps0 --normal-2x     # and the runs that tell the attack and more training apart
+    python tools/demo.py --eps0                 # and the run that tells the attack's share
 """
 import argparse
 import glob
@@ -53,9 +55,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--eps0', action='store_true',
                         help=f'also train and evaluate {EPS0_RUN}: the DAT config with eps 0 '
                         '(about 20 more minutes)')
-    parser.add_argument('--normal-2x', dest='normal_2x', action='store_true',
+    parser.add_argument('--normal-2x', dest='normal_2x', action=argparse.BooleanOptionalAction,
+                        default=True,
                         help=f'also train and evaluate {LONG_RUN}: the normal config for twice the '
-                        'epochs, as many images as DAT trains on (about 7 more minutes)')
+                        'epochs, as many images as DAT trains on (about 7 minutes; default: on)')
     return parser.parse_args()
 
 
@@ -100,7 +103,7 @@ def equal_images(results: dict) -> str:
     """DAT against normal trained on as many images, from the normal-2x run."""
     if LONG_RUN not in results:
         return ('Not compared here with normal trained on as many images: DAT trains on two batches '
-                f'per step; run `tools/demo.py --normal-2x` to add {LONG_RUN}.')
+                f'per step; run `tools/demo.py` without `--no-normal-2x` to add {LONG_RUN}.')
     long, dat = (results[name]['summary']['metrics']['mAP'] for name in (LONG_RUN, 'DAT'))
     changes = {key: (dat[key] - long[key]) * 100 for key in ('P', 'mPC', 'rPC')}
     helped = changes['mPC'] > 0 and changes['rPC'] > 0 and changes['P'] >= -0.5
@@ -144,9 +147,9 @@ benchmark corruptions at severities {', '.join(args.severities)}.
 
 {verdict(results['normal'], results['DAT'])}
 
-{ablation(results)}
-
 {equal_images(results)}
+
+{ablation(results)}
 
 {table}
 
