@@ -41,6 +41,16 @@ def stretched_schedule(config: str, factor: int) -> tuple:
     return tuple(options)
 
 
+#: the paper's direction (Table 4): mPC and rPC up, clean mAP down by no more than this (mAP, 0-1)
+MAX_P_DROP = 0.005
+
+
+def in_paper_direction(changes: Dict[str, float]) -> bool:
+    """Whether ``changes`` (``P``, ``mPC`` and ``rPC`` differences, mAP in 0-1) are the paper's
+    direction: mPC and rPC up, clean mAP down by at most :data:`MAX_P_DROP`."""
+    return changes['mPC'] > 0 and changes['rPC'] > 0 and changes['P'] >= -MAX_P_DROP
+
+
 def attack_share_kind(shares: Sequence[float]) -> str:
     """What kind of gain the attack's own share of it says DAT's is, from ``shares`` (DAT − eps 0 in
     mPC, one per seed or run)."""
