@@ -8,7 +8,6 @@ import os.path as osp
 import sys
 
 import pytest
-
 from conftest import REPO_ROOT
 
 spec = importlib.util.spec_from_file_location('study_efficacy',
@@ -107,7 +106,8 @@ def test_the_committed_yolov3_record_gives_the_readme_table(tmp_path, monkeypatc
     study_efficacy.main()
     text = capsys.readouterr().out
     readme = open(osp.join(REPO_ROOT, 'README.md')).read()
-    for arm, P, mPC in (('normal', '22.93 ± 0.90', '12.73 ± 0.91'), ('DAT', '21.80 ± 1.57', '13.95 ± 0.85'),
+    for arm, P, mPC in (('normal', '22.93 ± 0.90', '12.73 ± 0.91'),
+                        ('DAT', '21.80 ± 1.57', '13.95 ± 0.85'),
                         ('DAT-eps0', '22.13 ± 1.43', '13.90 ± 0.78')):
         assert f'| {arm} | 0, 1, 2 | {P} | {mPC} |' in text
         assert f'| {P} | {mPC} |' in readme
