@@ -1,5 +1,5 @@
-"""The main job end to end: train a detector normally and with DAT, evaluate both on corruptions of
-the embedded val split, and write a report that says what DAT did.
+"""The main job end to end: train a detector normally, with DAT and normally on as many images as DAT,
+evaluate each on corruptions of the embedded val split, and write a report that says what DAT did.
 
 Steps (each is skipped when its result exists, so a re-run reuses trained checkpoints, finished
 robustness cells and cached corruptions):
