@@ -189,19 +189,21 @@ Read the result with two things in mind:
 def main() -> None:
     args = parse_args()
     experiment = Experiment(args.work_dir, ROOT)
-    runs = dict(RUNS, **({EPS0_RUN: RUNS['DAT']} if args.eps0 else {}),
-                **({LONG_RUN: RUNS['normal']} if args.normal_2x else {}))
+    # name -> (config, epochs, further --cfg-options)
+    runs = {name: (config, args.epochs, ()) for name, config in RUNS.items()}
+    if args.eps0:
+        runs[EPS0_RUN] = (RUNS['DAT'], args.epochs, eps_options(0))
+    if args.normal_2x:
+        runs[LONG_RUN] = (RUNS['normal'], 2 * args.epochs,
+                          stretched_schedule(osp.join(ROOT, RUNS['normal']), 2))
     work_dirs = {name: experiment.path(name) for name in runs}
-    options = {EPS0_RUN: eps_options(0), LONG_RUN: stretched_schedule(osp.join(ROOT, RUNS['normal']), 2)}
-    checkpoints = {
-        name: experiment.train(f'train {name}', config, work_dirs[name],
-                               args.epochs * (2 if name == LONG_RUN else 1), options.get(name, ()))
-        for name, config in runs.items()}
+    checkpoints = {name: experiment.train(f'train {name}', config, work_dirs[name], epochs, options)
+                   for name, (config, epochs, options) in runs.items()}
     results = {
         name: experiment.evaluate(f'evaluate {name}', config, checkpoints[name],
                                   osp.join(work_dirs[name], 'robustness'), args.severities,
                                   args.workers)
-        for name, config in runs.items()}
+        for name, (config, _, _) in runs.items()}
     experiment.run('compare', 'tools/compare_robustness.py',
                    *[osp.join(work_dirs[name], 'robustness') for name in runs], '--names', *runs,
                    '--plot', experiment.path('compare.png'), '--out', experiment.path('compare.md'))

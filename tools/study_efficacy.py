@@ -203,11 +203,11 @@ def stretched_arms(rows: List[dict], model: str) -> List[str]:
     images) against it."""
     lines = []
     for arm in sorted({r['arm'] for r in rows if r['model'] == model and r['arm'].startswith('normal-')
-                       and arm_stretch(r['arm'])}, key=arm_stretch):
+                       and (arm_stretch(r['arm']) or 1) % 2 == 0}, key=arm_stretch):
         stretch = arm_stretch(arm)
         dat = 'DAT' if stretch == 2 else f'DAT-{stretch // 2}x'
         gains = {key: paired(rows, model, dat, arm, key) for key in METRICS}
-        if stretch % 2 == 0 and gains['mPC']:
+        if gains['mPC']:
             n = len(gains['mPC'])
             lines.append(f'Against normal trained on as many images ({arm}), {dat} changed mPC '
                          f"by {mean_std(gains['mPC'], True)}, rPC by {mean_std(gains['rPC'], True)} and "
