@@ -62,18 +62,49 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def verdict(normal: dict, dat: dict) -> str:
-    """One sentence on what DAT did to clean mAP, mPC and rPC, whichever way it went."""
-    before, after = normal['summary']['metrics']['mAP'], dat['summary']['metrics']['mAP']
-    changes = {key: after[key] - before[key] for key in ('P', 'mPC', 'rPC')}
+def changes(results: dict, name: str, base: str) -> dict:
+    """``name − base`` in clean mAP (P), mPC and rPC (mAP in 0-1)."""
+    after, before = (results[run]['summary']['metrics']['mAP'] for run in (name, base))
+    return {key: after[key] - before[key] for key in ('P', 'mPC', 'rPC')}
+
+
+def answer(results: dict) -> str:
+    """The report's first sentence: did DAT help, weighing both baselines the demo trained."""
+    same_schedule = in_paper_direction(changes(results, 'DAT', 'normal'))
+    equal = in_paper_direction(changes(results, 'DAT', LONG_RUN)) if LONG_RUN in results else None
+    if same_schedule and equal:
+        return ('**DAT helped**: it is ahead of normal training in the paper\'s direction both on the '
+                'same schedule and against normal trained on as many images.')
+    if same_schedule and equal is None:
+        return ('**DAT is ahead of normal training on the same schedule, in the paper\'s direction**; '
+                'whether that is more than DAT\'s second batch per step is not measured without '
+                f'{LONG_RUN}.')
+    if same_schedule:
+        return ('**DAT did not help beyond more training**: it is ahead of normal training on the same '
+                'schedule, in the paper\'s direction, but not against normal trained on as many images '
+                f'({LONG_RUN}). In this run DAT\'s gain is more training (its second batch per step), '
+                'not robustness.')
+    if equal:
+        return ('**Mixed**: DAT is not ahead of normal on the same schedule in the paper\'s direction, '
+                f'yet it is ahead of normal trained on as many images ({LONG_RUN}); read the numbers '
+                'below before drawing a conclusion.')
+    return ('**DAT did not help here**: it is not ahead of normal training in the paper\'s direction'
+            + ('.' if equal is None else f', neither on the same schedule nor against {LONG_RUN}.'))
+
+
+def verdict(results: dict) -> str:
+    """One sentence on what DAT did to clean mAP, mPC and rPC against normal on the same schedule,
+    whichever way it went."""
+    before, after = (results[run]['summary']['metrics']['mAP'] for run in ('normal', 'DAT'))
+    change = changes(results, 'DAT', 'normal')
     words = {key: ('raised' if value > 0 else 'lowered' if value < 0 else 'kept')
-             for key, value in changes.items()}
-    sentence = (f"DAT {words['mPC']} mPC by {abs(changes['mPC']) * 100:.2f} points "
-                f"({before['mPC'] * 100:.2f} → {after['mPC'] * 100:.2f}) and {words['rPC']} rPC by "
-                f"{abs(changes['rPC']) * 100:.1f} points, and {words['P']} clean mAP by "
-                f"{abs(changes['P']) * 100:.2f} points ({before['P'] * 100:.2f} → "
-                f"{after['P'] * 100:.2f}).")
-    if in_paper_direction(changes):
+             for key, value in change.items()}
+    sentence = (f"Against normal on the same schedule, DAT {words['mPC']} mPC by "
+                f"{abs(change['mPC']) * 100:.2f} points ({before['mPC'] * 100:.2f} → "
+                f"{after['mPC'] * 100:.2f}) and {words['rPC']} rPC by {abs(change['rPC']) * 100:.1f} "
+                f"points, and {words['P']} clean mAP by {abs(change['P']) * 100:.2f} points "
+                f"({before['P'] * 100:.2f} → {after['P'] * 100:.2f}).")
+    if in_paper_direction(change):
         return sentence + ' That is the paper\'s direction (Table 4).'
     return sentence + (' That is not the paper\'s direction (Table 4: mPC and rPC up, clean mAP '
                        'held). One seed and a short schedule cannot separate a small effect from '
@@ -104,13 +135,13 @@ def equal_images(results: dict) -> str:
     if LONG_RUN not in results:
         return ('Not compared here with normal trained on as many images: DAT trains on two batches '
                 f'per step; run `tools/demo.py` without `--no-normal-2x` to add {LONG_RUN}.')
-    long, dat = (results[name]['summary']['metrics']['mAP'] for name in (LONG_RUN, 'DAT'))
-    changes = {key: dat[key] - long[key] for key in ('P', 'mPC', 'rPC')}
+    long = results[LONG_RUN]['summary']['metrics']['mAP']
+    change = changes(results, 'DAT', LONG_RUN)
     return (f"Normal trained twice as long ({LONG_RUN}: the images DAT trains on) reaches P "
             f"{long['P'] * 100:.2f}, mPC {long['mPC'] * 100:.2f} and rPC {long['rPC'] * 100:.1f} %. "
-            f"Against it DAT changed mPC by {changes['mPC'] * 100:+.2f}, rPC by "
-            f"{changes['rPC'] * 100:+.1f} and clean mAP by {changes['P'] * 100:+.2f} points: "
-            + ("DAT is ahead in the paper's direction at equal images." if in_paper_direction(changes) else
+            f"Against it DAT changed mPC by {change['mPC'] * 100:+.2f}, rPC by "
+            f"{change['rPC'] * 100:+.1f} and clean mAP by {change['P'] * 100:+.2f} points: "
+            + ("DAT is ahead in the paper's direction at equal images." if in_paper_direction(change) else
                "at equal images DAT is not ahead in the paper's direction (mPC and rPC up, clean "
                "mAP down by at most 0.5)."))
 
@@ -134,17 +165,22 @@ def write_report(args: argparse.Namespace, experiment: Experiment, work_dirs: di
     if 'train normal' in timings and 'train DAT' in timings:
         ratio = timings['train DAT'] / timings['train normal']
         timing_lines += f'\n| DAT / normal training | {ratio:.1f}× |'
+    further = ''.join(sentence for name, sentence in (
+        (LONG_RUN, f'; and normally for {2 * args.epochs} epochs ({LONG_RUN}, the images DAT trains on)'),
+        (EPS0_RUN, f'; and with DAT at eps 0 ({EPS0_RUN}: x_adv = Q(x), no attack)')) if name in results)
     report = f"""# mmdat demo: does DAT make EfficientDet-Lite0 more robust, and what does it cost?
 
 EfficientDet-Lite0 (ImageNet-pretrained backbone, stages ≤ 3 frozen) trained for {args.epochs} epochs on
 the embedded dataset at 160 px, normally (`{RUNS['normal']}`) and with DAT
 (`{RUNS['DAT']}`: the shipped discretizer, the official attack, `train_on='fused'`), same seed and
-schedule. Both evaluated by `tools/test_robustness.py` on the 100 val images: clean and the 15
-benchmark corruptions at severities {', '.join(args.severities)}.
+schedule{further}. Each evaluated by `tools/test_robustness.py` on the 100 val images: clean and the
+15 benchmark corruptions at severities {', '.join(args.severities)}.
 
 ## Result
 
-{verdict(results['normal'], results['DAT'])}
+{answer(results)}
+
+{verdict(results)}
 
 {equal_images(results)}
 
@@ -154,7 +190,7 @@ benchmark corruptions at severities {', '.join(args.severities)}.
 
 ![per corruption](compare.png)
 
-Per-run reports: `normal/robustness/robustness.md`, `DAT/robustness/robustness.md` (with plots).
+Per-run reports (with plots): {', '.join(f'`{name}/robustness/robustness.md`' for name in results)}.
 
 ## DAT's own statistics (means over the last epoch)
 

@@ -25,12 +25,13 @@ import json
 import os.path as osp
 import statistics
 import sys
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from mmdat.apis.experiment import (DAT_STATISTICS, Experiment, attack_share_kind, eps_options,
-                                   final_epoch_means, in_paper_direction, stretched_schedule)
+from mmdat.apis.experiment import (DAT_KNOBS, DAT_STATISTICS, Experiment, attack_share_kind,
+                                   eps_options, final_epoch_means, in_paper_direction, knob_options,
+                                   stretched_schedule)
 
 #: model -> (normal config, DAT config, epochs). The DAT config is the normal one plus DAT, nothing else.
 MODELS = {
@@ -42,7 +43,9 @@ MODELS = {
 #: the default arms; ``DAT-eps<X>`` is the DAT config with the attack's eps and step size set to X
 #: (``DAT-eps0``: no attack, x_adv = Q(x)); ``normal-<K>x`` and ``DAT-<K>x`` the normal and the DAT config
 #: with the schedule stretched over K times the epochs. DAT trains on two batches per step, so
-#: ``normal-2x`` sees as many images as ``DAT``, ``normal-4x`` as many as ``DAT-2x``.
+#: ``normal-2x`` sees as many images as ``DAT``, ``normal-4x`` as many as ``DAT-2x``. A DAT arm followed
+#: by ``+<knob>=<value>`` (e.g. ``DAT+train_on=adv``, ``DAT-eps4+bn_mode=eval``) sets one of DAT's
+#: documented knobs (``DAT_KNOBS``) and is compared with the arm without it.
 ARMS = ('normal', 'DAT', 'DAT-eps0')
 METRICS = ('P', 'mPC', 'rPC')
 
@@ -52,8 +55,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--models', nargs='+', choices=sorted(MODELS), default=['efficientdet-lite0'])
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     parser.add_argument('--arms', nargs='+', type=arm_name, default=list(ARMS),
-                        help='normal, DAT, DAT-eps<X>, normal-<K>x, DAT-<K>x (default: normal DAT '
-                        'DAT-eps0)')
+                        help='normal, DAT, DAT-eps<X>, normal-<K>x, DAT-<K>x, a DAT arm with '
+                        f"+<knob>=<value> ({', '.join(DAT_KNOBS)}; e.g. DAT+train_on=adv) "
+                        '(default: normal DAT DAT-eps0)')
     parser.add_argument('--severities', nargs='+', default=['1', '3', '5'])
     parser.add_argument('--workers', default='1', help='corruption worker processes')
     parser.add_argument('--epochs', type=int, help="training epochs (default: each model's own)")
@@ -67,10 +71,26 @@ def parse_args() -> argparse.Namespace:
 
 
 def arm_name(arm: str) -> str:
-    if arm in ('normal', 'DAT') or arm_eps(arm) is not None or arm_stretch(arm) is not None:
+    base, knobs = arm_parts(arm)
+    valid = base in ('normal', 'DAT') or arm_eps(base) is not None or arm_stretch(base) is not None
+    if valid and knobs and not base.startswith('DAT'):
+        raise argparse.ArgumentTypeError(f'{arm!r}: only a DAT arm takes DAT knobs (e.g. DAT+train_on=adv)')
+    bad = [key for key, value in knobs.items() if key not in DAT_KNOBS or not value]
+    if bad:
+        raise argparse.ArgumentTypeError(f"{arm!r}: {', '.join(bad)} is not <knob>=<value> with a knob "
+                                         f"of {', '.join(DAT_KNOBS)}")
+    if valid:
         return arm
     raise argparse.ArgumentTypeError(f'{arm!r} is not an arm: normal, DAT, DAT-eps<X> (e.g. DAT-eps0), '
-                                     'normal-<K>x or DAT-<K>x (e.g. normal-2x)')
+                                     'normal-<K>x or DAT-<K>x (e.g. normal-2x), a DAT arm with '
+                                     '+<knob>=<value> (e.g. DAT+train_on=adv)')
+
+
+def arm_parts(arm: str) -> Tuple[str, Dict[str, str]]:
+    """An arm's base (normal, DAT, DAT-eps<X>, normal-<K>x, DAT-<K>x) and its DAT knobs: ``DAT+bn_mode=eval``
+    is ``('DAT', {'bn_mode': 'eval'})``."""
+    base, *settings = arm.split('+')
+    return base, {key: value for key, _, value in (setting.partition('=') for setting in settings)}
 
 
 def arm_eps(arm: str) -> Optional[float]:
@@ -97,8 +117,10 @@ def run_dir(experiment: Experiment, model: str, seed: int, arm: str) -> str:
 def run_one(experiment: Experiment, args: argparse.Namespace, model: str, seed: int, arm: str) -> None:
     normal_config, dat_config, epochs = MODELS[model]
     config = dat_config if arm.startswith('DAT') else normal_config
-    eps, stretch = arm_eps(arm), arm_stretch(arm) or 1
+    base, knobs = arm_parts(arm)
+    eps, stretch = arm_eps(base), arm_stretch(base) or 1
     options = [f'randomness.seed={seed}'] + (list(eps_options(eps)) if eps is not None else [])
+    options += knob_options(osp.join(ROOT, config), knobs)
     if stretch > 1:
         options += stretched_schedule(osp.join(ROOT, config), stretch)
     work_dir = run_dir(experiment, model, seed, arm)
@@ -195,7 +217,23 @@ def verdict(rows: List[dict], model: str) -> str:
         kind = attack_share_kind(share)
         lines.append(f'The attack\'s own share (DAT − eps 0, paired by seed) is '
                      f'{mean_std(share, True)} mPC: the gain is {kind}.')
-    return ' '.join(lines + eps_arms(rows, model) + stretched_arms(rows, model))
+    return ' '.join(lines + eps_arms(rows, model) + stretched_arms(rows, model) + knob_arms(rows, model))
+
+
+def knob_arms(rows: List[dict], model: str) -> List[str]:
+    """One sentence per arm with DAT knobs: against normal, and against the same arm without them."""
+    lines = []
+    for arm in sorted({r['arm'] for r in rows if r['model'] == model and arm_parts(r['arm'])[1]}):
+        base = arm_parts(arm)[0]
+        for reference in ('normal', base):
+            gains = {key: paired(rows, model, arm, reference, key) for key in METRICS}
+            if gains['mPC']:
+                n = len(gains['mPC'])
+                lines.append(f"Against {reference}, {arm} changed mPC by {mean_std(gains['mPC'], True)}, "
+                             f"rPC by {mean_std(gains['rPC'], True)} and clean mAP by "
+                             f"{mean_std(gains['P'], True)} ({n} seed{'s' * (n > 1)})"
+                             + (f': {direction(gains)}' if reference == 'normal' else '.'))
+    return lines
 
 
 def stretched_arms(rows: List[dict], model: str) -> List[str]:

@@ -41,6 +41,35 @@ def stretched_schedule(config: str, factor: int) -> tuple:
     return tuple(options)
 
 
+#: DAT's documented knobs a study may tune, and where each lives: the preprocessor's ``dat`` block or the
+#: ``DATHook`` (warm-up: ``begin_iter``, ``warmup_iters``; ``prob``).
+DAT_KNOBS = {'train_on': 'preprocessor', 'perturb_at': 'preprocessor', 'bn_mode': 'preprocessor',
+             'begin_iter': 'hook', 'warmup_iters': 'hook', 'prob': 'hook'}
+
+
+def knob_options(config: str, knobs: Dict[str, str]) -> tuple:
+    """``--cfg-options`` that set DAT knobs (names of :data:`DAT_KNOBS`) in the DAT config ``config``;
+    the ``DATHook`` is found in its ``custom_hooks``."""
+    unknown = sorted(set(knobs) - set(DAT_KNOBS))
+    if unknown:
+        raise ValueError(f'{unknown} are not DAT knobs; the knobs are {sorted(DAT_KNOBS)}')
+    options = []
+    hook_index = None
+    for key, value in knobs.items():
+        if DAT_KNOBS[key] == 'preprocessor':
+            options.append(f'model.data_preprocessor.dat.{key}={value}')
+            continue
+        if hook_index is None:
+            from mmengine.config import Config
+            hooks = [str(hook.get('type', '')) for hook in Config.fromfile(config).get('custom_hooks', [])]
+            found = [i for i, name in enumerate(hooks) if name.split('.')[-1] == 'DATHook']
+            if not found:
+                raise ValueError(f"{config} has no DATHook in custom_hooks, so '{key}' has nowhere to go")
+            hook_index = found[0]
+        options.append(f'custom_hooks.{hook_index}.{key}={value}')
+    return tuple(options)
+
+
 #: the paper's direction (Table 4): mPC and rPC up, clean mAP down by no more than this (mAP, 0-1)
 MAX_P_DROP = 0.005
 
