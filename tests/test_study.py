@@ -100,7 +100,8 @@ def test_demo_ablation_names_the_kind_of_gain_the_study_names():
 
 @pytest.mark.parametrize('model,arms,runs', [
     ('yolov3', ['normal', 'DAT', 'DAT-eps0'], 9),
-    ('efficientdet-lite0', ['normal', 'normal-2x', 'DAT', 'normal-4x', 'DAT-2x'], 13)])
+    ('efficientdet-lite0', ['normal', 'normal-2x', 'DAT', 'normal-4x', 'DAT-2x'], 13),
+    ('efficientdet-lite0', ['normal', 'DAT', 'DAT+train_on=adv'], 9)])
 def test_a_committed_record_gives_the_readme_table(tmp_path, monkeypatch, capsys, model, arms, runs):
     """docs/studies/<model>.json keeps a study's runs (their directories do not travel); the report
     drawn from it has the mean ± sd of P and mPC that the README quotes, arm by arm."""

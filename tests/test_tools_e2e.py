@@ -151,6 +151,8 @@ def test_dat_benchmark_counts_each_mode_s_discretizer_passes_and_prices_against_
     assert rows['official']['ratio_to_official'] == 1.0 and rows['plain']['ratio_to_plain'] == 1.0
     assert rows['plain']['floor_ratio'] == pytest.approx(1.0)
     assert rows['Q']['floor_ratio'] == pytest.approx(1.0)
+    assert rows['plain']['floor_ratio_min'] == pytest.approx(1.0)
+    assert rows['Q']['floor_ratio_min'] == pytest.approx(1.0)
     # the official recipe and clean+adv do the same work; fused saves one Q and one model pass
     assert rows['clean+adv']['gflop'] == pytest.approx(rows['official']['gflop'], rel=1e-6)
     q, plain = rows['Q']['gflop'], rows['plain']['gflop']

@@ -29,9 +29,8 @@ from typing import Dict, List, Optional, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from mmdat.apis.experiment import (DAT_KNOBS, DAT_STATISTICS, Experiment, attack_share_kind,
-                                   eps_options, final_epoch_means, in_paper_direction, knob_options,
-                                   stretched_schedule)
+from mmdat.apis.experiment import (DAT_KNOBS, DAT_STATISTICS, Experiment, attack_share_kind, eps_options,
+                                   final_epoch_means, in_paper_direction, knob_options, stretched_schedule)
 
 #: model -> (normal config, DAT config, epochs). The DAT config is the normal one plus DAT, nothing else.
 MODELS = {
