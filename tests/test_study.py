@@ -245,3 +245,9 @@ def test_knob_arms_set_the_documented_knobs_and_are_compared_with_their_base(
     assert ('Against normal, DAT+train_on=adv changed mPC by +3.00 ± 1.41, rPC by ' in text
             and "clean mAP by +0.00 ± 0.00 (2 seeds): the paper's direction." in text)
     assert 'Against DAT, DAT+train_on=adv changed mPC by -2.00 ± 1.41' in text
+    # a sweep without a DAT arm still compares each knob arm with normal
+    text, _ = study(tmp_path / 'sweep', [
+        (0, 'normal', 0.20, 0.10), (0, 'DAT+bn_mode=eval', 0.22, 0.13, 0.02)],
+        monkeypatch, capsys, arms=('normal', 'DAT+bn_mode=eval'))
+    assert 'No seed has both a normal and a DAT run yet.' in text
+    assert 'Against normal, DAT+bn_mode=eval changed mPC by +3.00' in text

@@ -205,7 +205,8 @@ def verdict(rows: List[dict], model: str) -> str:
     """What DAT did on this model, with the seeds' spread, and whether the attack is what helped."""
     gains = {key: paired(rows, model, 'DAT', 'normal', key) for key in METRICS}
     if not gains['mPC']:
-        return ' '.join(['No seed has both a normal and a DAT run yet.'] + eps_arms(rows, model))
+        return ' '.join(['No seed has both a normal and a DAT run yet.'] + eps_arms(rows, model)
+                        + stretched_arms(rows, model) + knob_arms(rows, model))
     n = len(gains['mPC'])
     agree = sum(g > 0 for g in gains['mPC'])
     lines = [f"Over {n} seed{'s' * (n > 1)}, DAT changed mPC by {mean_std(gains['mPC'], True)} "
