@@ -267,7 +267,7 @@ def eps_arms(rows: List[dict], model: str) -> List[str]:
 
 
 def report(rows: List[dict], args: argparse.Namespace) -> str:
-    lines = ['# Efficacy study: normal, DAT and DAT with eps 0', '',
+    lines = [f"# Efficacy study: {', '.join(args.arms)}", '',
              f"Corruption severities {', '.join(args.severities)}; mean ± standard deviation over "
              "each arm's seeds, in points (mAP × 100; rPC in %). Δ are paired by seed, against normal.",
              '']
