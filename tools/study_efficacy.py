@@ -194,6 +194,14 @@ def paired(rows: List[dict], model: str, arm: str, base: str, key: str) -> List[
             if a == arm and (base, s) in by_seed]
 
 
+def changed(gains: dict) -> str:
+    """``changed mPC by …, rPC by … and clean mAP by … (n seeds)`` from the paired gains
+    (``{metric: [gain per seed]}``)."""
+    n = len(gains['mPC'])
+    return (f"changed mPC by {mean_std(gains['mPC'], True)}, rPC by {mean_std(gains['rPC'], True)} and "
+            f"clean mAP by {mean_std(gains['P'], True)} ({n} seed{'s' * (n > 1)})")
+
+
 def direction(gains: dict) -> str:
     """Whether the mean paired gains (``{metric: [gain per seed]}``) are in the paper's direction."""
     if in_paper_direction({key: statistics.fmean(values) for key, values in gains.items()}):
@@ -228,10 +236,7 @@ def knob_arms(rows: List[dict], model: str) -> List[str]:
         for reference in ('normal', base):
             gains = {key: paired(rows, model, arm, reference, key) for key in METRICS}
             if gains['mPC']:
-                n = len(gains['mPC'])
-                lines.append(f"Against {reference}, {arm} changed mPC by {mean_std(gains['mPC'], True)}, "
-                             f"rPC by {mean_std(gains['rPC'], True)} and clean mAP by "
-                             f"{mean_std(gains['P'], True)} ({n} seed{'s' * (n > 1)})"
+                lines.append(f'Against {reference}, {arm} {changed(gains)}'
                              + (f': {direction(gains)}' if reference == 'normal' else '.'))
     return lines
 
@@ -246,10 +251,7 @@ def stretched_arms(rows: List[dict], model: str) -> List[str]:
         dat = 'DAT' if stretch == 2 else f'DAT-{stretch // 2}x'
         gains = {key: paired(rows, model, dat, arm, key) for key in METRICS}
         if gains['mPC']:
-            n = len(gains['mPC'])
-            lines.append(f'Against normal trained on as many images ({arm}), {dat} changed mPC '
-                         f"by {mean_std(gains['mPC'], True)}, rPC by {mean_std(gains['rPC'], True)} and "
-                         f"clean mAP by {mean_std(gains['P'], True)} ({n} seed{'s' * (n > 1)}): "
+            lines.append(f'Against normal trained on as many images ({arm}), {dat} {changed(gains)}: '
                          + direction(gains))
     return lines
 
