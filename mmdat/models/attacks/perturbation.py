@@ -5,7 +5,7 @@ No mmdet or mmpretrain here. An attack gets the start image, a loss callable and
 respect to the image only, so parameters' ``.grad`` is never touched.
 """
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import torch
 from torch import Tensor
@@ -28,10 +28,19 @@ class AttackResult:
         delta: the perturbation, zero outside the valid region and for samples with non-finite gradients.
         start_loss: the loss at the attack's start point (detached).
         finite: per-sample flag, False where a gradient was not finite (those samples get δ = 0).
+        x_adv: set by the attacks that decode the adversarial image themselves (code space): x_adv, in
+            place of Q(center + δ). None for pixel attacks.
+        codes_adv: the visual words of ``x_adv`` where the attack chose them (N×h×w), else None.
+        x_hat: Q(x) as a code-space attack decoded it (its start point), else None.
+        codes_x: the visual words of x where a code-space attack computed them, else None.
     """
     delta: Tensor
     start_loss: Tensor
     finite: Tensor
+    x_adv: Optional[Tensor] = None
+    codes_adv: Optional[Tensor] = None
+    x_hat: Optional[Tensor] = None
+    codes_x: Optional[Tensor] = None
 
 
 class BaseAttack:
@@ -43,6 +52,11 @@ class BaseAttack:
             the perturbation set. Defaults to 0.
     """
 
+    #: whether ``train_on='fused'`` can run it (one step along the clean backward's input gradient)
+    fused_compatible = True
+    #: whether it works on visual words (x_adv decoded from chosen codes; starts at x, not x̂)
+    code_space = False
+
     def __init__(self, steps: int = 1, random_start_prob: float = 0.0) -> None:
         if steps < 1:
             raise ValueError(f'steps must be >= 1, but got steps: {steps}')
@@ -50,6 +64,9 @@ class BaseAttack:
             raise ValueError(f'random_start_prob must be in [0, 1], but got {random_start_prob}')
         self.steps = steps
         self.random_start_prob = random_start_prob
+
+    def bind_discretizer(self, discretizer: Any) -> None:
+        """Give the attack the discretizer Q of the DAT step; pixel attacks do not need it."""
 
     def radius(self, valid: Tensor, eps_scale: float) -> Optional[Tensor]:
         """Per-sample radius of the perturbation set, or None when it is unbounded."""
@@ -240,7 +257,9 @@ class LinfAttack(BaseAttack):
 
 
 def build_attack(cfg: dict) -> BaseAttack:
-    """Build an attack from ``dict(type='l2' | 'linf' | 'grad', **kwargs)`` (``ATTACKS``)."""
+    """Build an attack from ``dict(type=..., **kwargs)``: ``'l2'``, ``'linf'``, ``'grad'``, or the
+    attacks that see the discretizer, ``'CodeFlipAttack'``, ``'LatentPGDAttack'`` and
+    ``'QuantizedPGDAttack'`` (``ATTACKS``)."""
     cfg = dict(cfg)
     cfg.setdefault('type', 'l2')
     cfg.setdefault('_scope_', 'mmdat')  # found directly, whatever the config's default scope

@@ -127,14 +127,17 @@ class DATPreprocessorMixin:
         discretizer (dict): the frozen Q, e.g. ``dict(type='mmdat.VQGANDiscretizer', preset=...,
             checkpoint=...)``. Kept outside the module tree: never in checkpoints or EMA copies.
         attack (dict): ``dict(type='l2', eps=0.1, step_size=0.1, steps=1, random_start_prob=0.8)``
-            (official) or ``dict(type='grad', alpha=0.1)`` (Eq. 5). See :mod:`mmdat.models.attacks`.
+            (official), ``dict(type='grad', alpha=0.1)`` (Eq. 5), or an attack with Q in the loop:
+            ``dict(type='CodeFlipAttack', fraction=0.05)``, ``'LatentPGDAttack'``,
+            ``'QuantizedPGDAttack'`` (not with ``'fused'``). See :mod:`mmdat.models.attacks`.
         train_on (str): ``'clean+adv'`` (official objective; one concatenated batch, data samples
             duplicated), ``'adv'`` (Algorithm 1), ``'separate'`` (official semantics exactly: the clean loss
             is back-propagated locally first, the adversarial one by the normal update) or ``'fused'``
             (the clean pass also gives the attack direction ∇ₓL(x) by Eq. 7: one discretizer pass and
             2 forwards + 2 backwards per step). Defaults to ``'clean+adv'``.
         perturb_at (str): ``'x_hat'``: x_adv = Q(x̂ + δ) (official code); ``'x'``: x_adv = Q(x + δ)
-            (Algorithm 1). Defaults to ``'x_hat'``. ``'fused'`` always perturbs x.
+            (Algorithm 1). Defaults to ``'x_hat'``. ``'fused'`` always perturbs x; the code-space
+            attacks change the words of x (no change: x_adv = x̂) and ignore it.
         bn_mode (str): BatchNorm during the attack passes: ``'train'`` (official), ``'freeze'``
             (running statistics restored) or ``'eval'``. Defaults to ``'train'``.
     """
@@ -161,6 +164,11 @@ class DATPreprocessorMixin:
                 raise ValueError(f'dat.{name} must be one of {choices}, but got {value!r}')
         self.discretizer = MODELS.build(dat['discretizer'])
         self.attack = build_attack(dat.get('attack', dict(type='l2')))
+        self.attack.bind_discretizer(self.discretizer)
+        if self.train_on == 'fused' and not self.attack.fused_compatible:
+            raise ValueError(f"train_on='fused' takes its attack direction from the clean backward, but "
+                             f'{type(self.attack).__name__} needs its own gradient passes; use '
+                             "train_on='separate' (the same objective) or 'clean+adv'")
         if self.train_on == 'fused' and self.attack.steps != 1:
             raise ValueError("train_on='fused' takes its attack direction from the clean backward, so it "
                              f'supports a single attack step only, but got steps: {self.attack.steps}')
@@ -268,16 +276,26 @@ class DATPreprocessorMixin:
                     clean_loss = full_loss(model, inputs, samples)
                 self._backward_locally(clean_loss)
                 step.stats['loss_clean'] = float(clean_loss.detach())
-            x_hat, step.codes_x = self.discretizer.discretize_with_codes(x)
-            step.x_hat = torch.where(valid, x_hat, x)
-            with bn_mode_context(model, self.bn_mode):
-                result = self.attack.run(step.x_hat, loss_at, valid, generator, plan.eps_scale,
-                                         loss_scale=self._amp_scale())
-            step.center = step.x_hat if self.perturb_at == 'x_hat' else x
+            if self.attack.code_space:  # from the words of x; it decodes x̂ and x_adv itself
+                with bn_mode_context(model, self.bn_mode):
+                    result = self.attack.run(x, loss_at, valid, generator, plan.eps_scale,
+                                             loss_scale=self._amp_scale())
+                step.x_hat, step.codes_x = result.x_hat, result.codes_x
+                step.center = step.x_hat
+            else:
+                x_hat, step.codes_x = self.discretizer.discretize_with_codes(x)
+                step.x_hat = torch.where(valid, x_hat, x)
+                with bn_mode_context(model, self.bn_mode):
+                    result = self.attack.run(step.x_hat, loss_at, valid, generator, plan.eps_scale,
+                                             loss_scale=self._amp_scale())
+                step.center = step.x_hat if self.perturb_at == 'x_hat' else x
             step.stats['loss_xhat'] = float(result.start_loss)
         step.result = result
-        x_adv, step.codes_adv = self.discretizer.discretize_with_codes(
-            (step.center + result.delta).clamp(0, 1))
+        if result.x_adv is not None:
+            x_adv, step.codes_adv = result.x_adv, result.codes_adv
+        else:
+            x_adv, step.codes_adv = self.discretizer.discretize_with_codes(
+                (step.center + result.delta).clamp(0, 1))
         keep = result.finite.view(-1, 1, 1, 1) & torch.isfinite(x_adv).flatten(1).all(1).view(-1, 1, 1, 1)
         # a sample whose δ or Q(center + δ) is not finite trains on its attack-free image instead
         step.x_adv = torch.where(valid & keep, x_adv, x if step.x_hat is None else step.x_hat)
@@ -294,8 +312,10 @@ class DATPreprocessorMixin:
         stats['nonfinite'] = float((~step.result.finite).sum())
         stats['eps_scale'] = plan.eps_scale
         if plan.collect_stats:
-            # visual words the perturbation changed: Q(center + δ) against Q(center)
-            codes_center = step.codes_x if step.center is step.x and step.codes_x is not None \
+            # visual words the perturbation changed: Q(center + δ) against Q(center); a code-space
+            # attack's words against those of x it started from
+            from_x = step.center is step.x or self.attack.code_space
+            codes_center = step.codes_x if from_x and step.codes_x is not None \
                 else self.discretizer.codes(step.center)
             if codes_center is not None and step.codes_adv is not None:
                 stats['code_flip'] = float((codes_center != step.codes_adv).float().mean())

@@ -34,6 +34,30 @@ class BaseDiscretizer(metaclass=ABCMeta):
         """Return ``(Q(images), codes(images))``; subclasses override it to share one encoder pass."""
         return self.discretize(images), self.codes(images)
 
+    @property
+    def supports_code_space(self) -> bool:
+        """Whether the code-space API (:meth:`encode_latents`, :meth:`quantize_latents`,
+        :meth:`embed_codes`, :meth:`decode_latents`) is available: a VQ codebook searched by nearest
+        neighbour. The attacks that choose visual words need it."""
+        return False
+
+    def encode_latents(self, images: torch.Tensor) -> torch.Tensor:
+        """The encoder's latents before quantization, N×d×h×w (no gradient)."""
+        raise NotImplementedError(f'{type(self).__name__} has no VQ codebook')
+
+    def quantize_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """The index of the codebook entry nearest to each latent vector, N×h×w (long)."""
+        raise NotImplementedError(f'{type(self).__name__} has no VQ codebook')
+
+    def embed_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        """The codebook entries of ``codes`` (N×h×w) as quantized latents z_q, N×d×h×w."""
+        raise NotImplementedError(f'{type(self).__name__} has no VQ codebook')
+
+    def decode_latents(self, z_q: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+        """Quantized latents -> images N×3×H×W in [0, 1] cropped to ``size``; differentiable with
+        respect to ``z_q`` where gradients are enabled."""
+        raise NotImplementedError(f'{type(self).__name__} has no VQ codebook')
+
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         return self.discretize(images)
 

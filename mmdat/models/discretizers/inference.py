@@ -238,20 +238,30 @@ def native_bf16(device: torch.device) -> bool:
     return False
 
 
-def encode(network: TamingVQGAN, images: torch.Tensor, attention: str = 'taming',
-           precision: str = 'fp32') -> tuple[torch.Tensor, torch.Tensor]:
-    """Images in [-1, 1] (H, W multiples of f) -> ``(z_q, indices)`` (N×d×h×w, N×h×w)."""
+def encode_latents(network: TamingVQGAN, images: torch.Tensor, attention: str = 'taming',
+                   precision: str = 'fp32') -> torch.Tensor:
+    """Images in [-1, 1] (H, W multiples of f) -> the latents before quantization, N×d×h×w (fp32)."""
     with _autocast(images.device, precision == 'bf16'):
         features = _encoder(network.encoder, images, _Arithmetic(False, attention))
         latents = network.quant_conv(features)
-    latents = latents.float()
+    return latents.float()
+
+
+def nearest_codes(network: TamingVQGAN, latents: torch.Tensor) -> torch.Tensor:
+    """The VQ codebook index nearest to each latent vector, N×h×w (taming's argmin, blocked)."""
     batch, _, height, width = latents.shape
+    return _nearest_codes(latents, network.quantize.embedding.weight).view(batch, height, width)
+
+
+def encode(network: TamingVQGAN, images: torch.Tensor, attention: str = 'taming',
+           precision: str = 'fp32') -> tuple[torch.Tensor, torch.Tensor]:
+    """Images in [-1, 1] (H, W multiples of f) -> ``(z_q, indices)`` (N×d×h×w, N×h×w)."""
+    latents = encode_latents(network, images, attention, precision)
     if network.quantizer_type == 'gumbel':
         indices = network.gumbel_codes(latents)
         z_q = network.gumbel_embedding(indices)
     else:
-        flat_indices = _nearest_codes(latents, network.quantize.embedding.weight)
-        indices = flat_indices.view(batch, height, width)
+        indices = nearest_codes(network, latents)
         nearest = network.quantize.embedding(indices).permute(0, 3, 1, 2)
         z_q = latents + (nearest - latents)  # taming's straight-through value, bit for bit
     return z_q.contiguous(memory_format=_memory_format(images)), indices

@@ -161,6 +161,64 @@ class VQGANDiscretizer(BaseDiscretizer):
             codes = [self._encode(chunk)[1] for chunk in self._chunks(images)]
         return codes[0] if len(codes) == 1 else torch.cat(codes)
 
+    # -- the code-space API (attacks that choose visual words: mmdat.models.attacks.codebook) ---------
+    @property
+    def supports_code_space(self) -> bool:
+        return self.model_kwargs['quantizer'] == 'vq'
+
+    @property
+    def codebook(self) -> torch.Tensor:
+        """The VQ codebook, K×d (on the network's current device)."""
+        self._require_code_space()
+        return self.network.quantize.embedding.weight
+
+    def encode_latents(self, images: torch.Tensor) -> torch.Tensor:
+        """The latents before quantization (``quant_conv(encoder(2x − 1))`` of the padded images,
+        taming's arithmetic), N×d×ceil(H/f)×ceil(W/f), fp32, no gradient."""
+        self._require_code_space()
+        self._check_images(images)
+        with self._frozen(images.device):
+            network = self._network_on(images.device)
+            padded = self._pad(images.float() * 2 - 1)
+            return torch.cat([inference.encode_latents(network, chunk, self.attention, self.precision)
+                              for chunk in self._chunks(padded)])
+
+    def quantize_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """taming's nearest codebook index of each latent vector, N×h×w (long)."""
+        self._require_code_space()
+        with self._frozen(latents.device):
+            return inference.nearest_codes(self._network_on(latents.device), latents.float())
+
+    def embed_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        """The codebook rows of ``codes`` (N×h×w) as z_q, N×d×h×w (fp32, no gradient)."""
+        self._require_code_space()
+        return self._network_on(codes.device).quantize.embedding.weight.detach()[codes].permute(
+            0, 3, 1, 2).contiguous()
+
+    def decode_latents(self, z_q: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """z_q (N×d×h×w) -> images in [0, 1], N×3×H×W cropped to ``size = (H, W)``, fp32.
+
+        With gradients enabled and ``z_q.requires_grad``, taming's own decoder modules run (its
+        arithmetic, differentiable with respect to z_q; the frozen weights get no gradient);
+        otherwise the configured ``decoder`` path, the one :meth:`discretize` uses."""
+        self._require_code_space()
+        network = self._network_on(z_q.device)
+        height, width = size
+        with torch.autocast(device_type=z_q.device.type, enabled=False):
+            if torch.is_grad_enabled() and z_q.requires_grad:
+                decoded = network.decode(z_q.float())
+            else:
+                with torch.no_grad():
+                    decoder = self.decoder_path(z_q.device)
+                    decoded = inference.decode(network, z_q.float(), fast=decoder != 'taming',
+                                               bf16=decoder == 'bf16')
+        return decoded[..., :height, :width].clamp(-1, 1).add(1).div(2)
+
+    def _require_code_space(self) -> None:
+        if not self.supports_code_space:
+            raise ValueError(f'{self.architecture} has a Gumbel quantizer, not a VQ codebook searched '
+                             'by nearest neighbour; the code-space API needs a VQ discretizer')
+
     def _reconstruct(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         height, width = images.shape[-2:]
         z_q, codes = self._encode(images)
