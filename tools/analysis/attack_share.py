@@ -12,7 +12,8 @@ discretizer Q (or ``--discretizer PRESET CHECKPOINT``):
 
 - the share, L(x_adv) − L(x̂), where x̂ = Q(x) and L is the model's full training loss;
 - two controls of the same size: as many visual words swapped at random per image (every attack), and
-  Q(centre + a random δ of the attack's per-image norm) (pixel attacks);
+  a random change of the attack's norm: Q(centre + a random δ of its per-image norm) for pixel attacks,
+  a random latent point on the surface of its ball for latent PGD;
 - the words of x that x_adv changed (share of valid positions), ‖x_adv − x‖ and ‖x_adv − x̂‖ per image
   in [0, 1] RGB, and the attack's time (its passes and Q(centre + δ)) as a ratio to the official one's,
   measured in the same process.
@@ -82,6 +83,10 @@ def measure(views: list, discretizer, attack_cfg: dict, seed: int) -> dict:
         changed = (codes_adv != codes_x).flatten(1) & positions
         words = control.swap(x, view.loss_at, valid, generator, changed.sum(dim=1)).x_adv
         losses = dict(x=x, x_hat=x_hat, x_adv=x_adv, words_control=words)
+        if attack_cfg['type'] == 'LatentPGDAttack':  # a random latent change of the same budget
+            random_latent = build_attack(dict(attack_cfg, selection='random'))
+            random_latent.bind_discretizer(discretizer)
+            losses['norm_control'] = random_latent.run(x, view.loss_at, valid, generator).x_adv
         if result.x_adv is None:  # a pixel attack: the same norm in a random direction
             center = x_hat if perturb_at == 'x_hat' else x
             noise = torch.randn(x.shape, generator=generator) * valid
@@ -106,8 +111,9 @@ def measure(views: list, discretizer, attack_cfg: dict, seed: int) -> dict:
 def markdown(rows: dict, args: argparse.Namespace) -> str:
     lines = [f'Discretizer `{args.discretizer[0]}`; first {args.num_images} val images, batches of '
              f'{args.batch_size}; eval mode. Share = L(x_adv) − L(x̂); the controls change as many '
-             'words at random, or add a random δ of the same norm before Q. Cost: time of the attack '
-             f'and of Q(centre + δ), as a ratio to {REFERENCE} in the same process.', '']
+             'words at random, or make a random change of the same norm (pixels before Q, or latents). '
+             f'Cost: time of the attack and of Q(centre + δ), as a ratio to {REFERENCE} in the same '
+             'process.', '']
     for model, model_rows in rows.items():
         lines += [f'**{model}**', '',
                   '| attack | L(x) | L(x̂) | share | share, words control | share, norm control | '

@@ -287,18 +287,24 @@ class LatentPGDAttack(CodeSpaceAttack):
         norm (str): ``'l2'`` or ``'linf'``. Defaults to ``'l2'``.
         random_start_prob (float): probability, drawn once per batch, of starting from a random point
             on the ball's surface (L2) or in the box (L∞). Defaults to 0.
+        selection (str): ``'gradient'`` (PGD) or ``'random'``: a random point on the ball's surface (L2)
+            or a corner of the box (L∞), no gradient: the control of the same size. Defaults to
+            ``'gradient'``.
     """
 
     def __init__(self, eps: float = 0.5, step_size: float = 0.25, steps: int = 3, norm: str = 'l2',
-                 random_start_prob: float = 0.0) -> None:
+                 random_start_prob: float = 0.0, selection: str = 'gradient') -> None:
         super().__init__(steps=steps, random_start_prob=random_start_prob)
         if eps < 0 or step_size < 0:
             raise ValueError(f'eps and step_size must be >= 0, but got eps: {eps}, step_size: {step_size}')
         if norm not in ('l2', 'linf'):
             raise ValueError(f"norm must be 'l2' or 'linf', but got {norm!r}")
+        if selection not in ('gradient', 'random'):
+            raise ValueError(f"selection must be 'gradient' or 'random', but got {selection!r}")
         self.eps = eps
         self.step_size = step_size
         self.norm = norm
+        self.selection = selection
 
     def is_null(self, eps_scale: float = 1.0) -> bool:
         return self.eps * eps_scale == 0
@@ -331,15 +337,20 @@ class LatentPGDAttack(CodeSpaceAttack):
         radius, step_length = scale * self.eps * eps_scale, scale * self.step_size * eps_scale
         eta = torch.zeros_like(latents)
         draw = torch.rand((), generator=generator, device=generator.device).item()
-        if draw < self.random_start_prob:
+        if self.selection == 'random' or draw < self.random_start_prob:
             noise = torch.randn(latents.shape, generator=generator, device=generator.device).to(
-                latents.device)
+                latents.device) * mask
             if self.norm == 'l2':
-                noise = noise * mask
                 eta = noise * radius / per_sample_norm(noise).clamp_min(1e-12)
             else:
-                eta = (torch.rand_like(noise) * 2 - 1) * radius * mask
+                eta = noise.sign() * radius if self.selection == 'random' else \
+                    (torch.rand_like(noise) * 2 - 1) * radius * mask
         finite = torch.ones(center.shape[0], dtype=torch.bool, device=center.device)
+        if self.selection == 'random':
+            with torch.no_grad():
+                start_loss = loss_fn(x_hat).detach().float()
+            codes = quantizer.quantize_latents(latents + eta)
+            return self._result(center, valid, x_hat, codes_x, codes, start_loss, finite)
 
         def images_of(shifted: Tensor) -> Tensor:
             nearest = quantizer.embed_codes(quantizer.quantize_latents(shifted.detach()))

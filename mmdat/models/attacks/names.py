@@ -7,12 +7,13 @@ tools: a kind, its budget, then optional ``-s<steps>``, ``-k<neighbours>`` (code
 ``codeflip-<f>``       :class:`CodeFlipAttack`, a share ``f`` of the words (``-k32``: nearest 32)
 ``randomflip-<f>``     as many words swapped at random (the code flip's control)
 ``latentpgd-<eps>``    :class:`LatentPGDAttack`, L2 (``-linf``: L∞), 3 steps of 2.5·eps/steps
+``randomlatent-<eps>`` a random latent change of the same budget (the latent PGD's control)
 ``qpgd-<eps>``         :class:`QuantizedPGDAttack`, 3 L2 steps of 2.5·eps/steps, no random start
 =====================  ======================================================================
 """
 from typing import Dict
 
-KINDS = ('official', 'codeflip', 'randomflip', 'latentpgd', 'qpgd')
+KINDS = ('official', 'codeflip', 'randomflip', 'latentpgd', 'randomlatent', 'qpgd')
 
 
 def attack_config(name: str) -> Dict:
@@ -29,7 +30,8 @@ def attack_config(name: str) -> Dict:
     except (ValueError, IndexError):
         raise ValueError(usage) from None
     linf = 'linf' in parts[1:]
-    if set(options) - {'s', 'k'} or (linf and kind != 'latentpgd') or ('k' in options and 'flip' not in kind):
+    misplaced = (linf and 'latent' not in kind) or ('k' in options and 'flip' not in kind)
+    if set(options) - {'s', 'k'} or misplaced:
         raise ValueError(usage)
     steps = options.get('s')
     if kind == 'official':
@@ -38,8 +40,9 @@ def attack_config(name: str) -> Dict:
         return dict(type='CodeFlipAttack', fraction=budget, steps=steps or 1, neighbours=options.get('k'),
                     selection='gain' if kind == 'codeflip' else 'random')
     steps = steps or 3
-    if kind == 'latentpgd':
+    if 'latent' in kind:
         return dict(type='LatentPGDAttack', eps=budget, step_size=2.5 * budget / steps, steps=steps,
-                    norm='linf' if linf else 'l2')
+                    norm='linf' if linf else 'l2',
+                    selection='gradient' if kind == 'latentpgd' else 'random')
     return dict(type='QuantizedPGDAttack', eps=budget, step_size=2.5 * budget / steps, steps=steps,
                 random_start_prob=0.0)
