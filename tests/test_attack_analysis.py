@@ -15,12 +15,25 @@ from mmdat.models.attacks import attack_config, build_attack
 from mmdat.models.pixel_domain import PixelDomain
 
 
-def load_tool(name):
-    path = osp.join(REPO_ROOT, 'tools', 'analysis', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(name, path)
+def load_tool(filename):
+    """A tool of tools/analysis/ as a module: attack_share.py, perturbations.py."""
+    spec = importlib.util.spec_from_file_location(filename[:-3], osp.join(REPO_ROOT, 'tools', 'analysis',
+                                                                          filename))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def tiny_view(shapes=((3, 40, 56), (3, 56, 40))):
+    """A random YOLOv3 (eval mode) with the tiny VQGAN, and one batch as the attacks see it."""
+    model = build_det_model(dict(discretizer=TINY_VQGAN, attack=dict(type='l2')))
+    model.eval()
+    batch = model.data_preprocessor(copy.deepcopy(det_batch(list(shapes))), False)
+    domain = PixelDomain.of(model.data_preprocessor)
+    view = AttackView(inputs=batch['inputs'], samples=batch['data_samples'],
+                      x=domain.to_unit_rgb(batch['inputs']),
+                      valid=domain.valid_mask(batch['inputs'], batch['data_samples']), model=model)
+    return model, view
 
 
 def test_realism_measures_on_images_whose_answer_is_known():
@@ -76,15 +89,30 @@ def test_an_attack_arm_replaces_the_attack_and_leaves_fused_for_separate(config,
 
 
 @pytest.mark.filterwarnings('ignore:VQGANDiscretizer')
+@pytest.mark.filterwarnings('ignore:VQGANDiscretizer')
+def test_attack_share_measures_each_attack_against_its_controls(tmp_path):
+    tool = load_tool('attack_share.py')
+    model, view = tiny_view()
+    discretizer = model.data_preprocessor.discretizer
+    rows = {name: tool.measure([view], discretizer, attack_config(name), seed=0)
+            for name in ('official-0.1', 'codeflip-0.1', 'latentpgd-0.05', 'qpgd-2')}
+    assert rows['codeflip-0.1']['words_changed'] == pytest.approx(0.1, abs=0.02)
+    assert 'share_norm_control' in rows['qpgd-2'] and 'share_norm_control' in rows['latentpgd-0.05']
+    assert 'share_norm_control' not in rows['codeflip-0.1']  # its control is the words one
+    for row in rows.values():
+        assert row['share'] == pytest.approx(row['loss_x_adv'] - row['loss_x_hat'])
+        assert row['seconds_per_batch'] > 0
+    table = tool.markdown(dict(tiny=rows), argparse.Namespace(discretizer=('tiny', ''), num_images=2,
+                                                              batch_size=2))
+    assert '| codeflip-0.1 |' in table and '1.00×' in table
+    tool.plot(dict(tiny=rows), str(tmp_path / 'share.png'))
+    assert (tmp_path / 'share.png').stat().st_size > 0
+
+
+@pytest.mark.filterwarnings('ignore:VQGANDiscretizer')
 def test_perturbation_analysis_runs_on_tiny_inputs(tmp_path):
-    tool = load_tool('perturbations')
-    model = build_det_model(dict(discretizer=TINY_VQGAN, attack=dict(type='l2')))
-    model.eval()
-    batch = model.data_preprocessor(copy.deepcopy(det_batch([(3, 40, 56), (3, 56, 40)])), False)
-    domain = PixelDomain.of(model.data_preprocessor)
-    view = AttackView(inputs=batch['inputs'], samples=batch['data_samples'],
-                      x=domain.to_unit_rgb(batch['inputs']),
-                      valid=domain.valid_mask(batch['inputs'], batch['data_samples']), model=model)
+    tool = load_tool('perturbations.py')
+    model, view = tiny_view()
     assert [tuple(c.shape) for c in view.crops(view.x)] == [(3, 40, 56), (3, 56, 40)]
     sets = tool.example_sets([view], model.data_preprocessor.discretizer, 0.1, 'codeflip-0.1', seed=0)
     rows = tool.statistics_of(sets)

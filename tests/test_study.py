@@ -98,19 +98,23 @@ def test_demo_ablation_names_the_kind_of_gain_the_study_names():
     assert 'tools/demo.py --eps0' in demo.ablation({})
 
 
-@pytest.mark.parametrize('model,arms,runs', [
-    ('yolov3', ['normal', 'DAT', 'DAT-eps0'], 9),
-    ('efficientdet-lite0', ['normal', 'normal-2x', 'DAT', 'normal-4x', 'DAT-2x'], 13),
-    ('efficientdet-lite0', ['normal', 'DAT', 'DAT+train_on=adv'], 9)])
-def test_a_committed_record_gives_the_readme_table(tmp_path, monkeypatch, capsys, model, arms, runs):
-    """docs/studies/<model>.json keeps a study's runs (their directories do not travel); the report
-    drawn from it has the mean ± sd of P and mPC that the README quotes, arm by arm."""
+@pytest.mark.parametrize('model,arms,runs,record,document', [
+    ('yolov3', ['normal', 'DAT', 'DAT-eps0'], 9, 'yolov3.json', 'README.md'),
+    ('efficientdet-lite0', ['normal', 'normal-2x', 'DAT', 'normal-4x', 'DAT-2x'], 13,
+     'efficientdet-lite0.json', 'README.md'),
+    ('efficientdet-lite0', ['normal', 'DAT', 'DAT+train_on=adv'], 9, 'efficientdet-lite0.json', 'README.md'),
+    ('efficientdet-lite0', ['normal', 'DAT-eps0', 'DAT+attack=latentpgd-0.05-s1'], 9,
+     'attacks_efficientdet-lite0.json', 'docs/attacks.md')])
+def test_a_committed_record_gives_the_readme_table(tmp_path, monkeypatch, capsys, model, arms, runs, record,
+                                                   document):
+    """docs/studies/*.json keep a study's runs (their directories do not travel); the report drawn from
+    one has the mean ± sd of P and mPC that the README (or its docs page) quotes, arm by arm."""
     monkeypatch.setattr(sys, 'argv', ['study_efficacy.py', '--models', model, '--arms', *arms,
                                       '--report-only', '--work-dir', str(tmp_path), '--records',
-                                      osp.join(REPO_ROOT, 'docs', 'studies', f'{model}.json')])
+                                      osp.join(REPO_ROOT, 'docs', 'studies', record)])
     study_efficacy.main()
     text = capsys.readouterr().out
-    readme = open(osp.join(REPO_ROOT, 'README.md')).read()
+    readme = open(osp.join(REPO_ROOT, document)).read()
     table = re.findall(r'^\| (\S+) \| [\d, ]+ \| ([^|]+) \| ([^|]+) \|', text, flags=re.M)
     assert [arm for arm, _, _ in table] == arms
     for arm, P, mPC in table:
@@ -253,3 +257,29 @@ def test_knob_arms_set_the_documented_knobs_and_are_compared_with_their_base(
         monkeypatch, capsys, arms=('normal', 'DAT+bn_mode=eval'))
     assert 'No seed has both a normal and a DAT run yet.' in text
     assert 'Against normal, DAT+bn_mode=eval changed mPC by +3.00' in text
+
+
+def test_a_classifier_study_reports_accuracy_in_points_with_mce_and_adversarial_accuracy(
+        tmp_path, monkeypatch, capsys):
+    """ResNet-18 runs: top-1 (percent in robustness.json) becomes points like mAP × 100, and mCE and each
+    adversarial cell get a column with the paired Δ to normal."""
+    for seed, arm, top1, corrupted, mce, pgd in ((0, 'normal', 80.0, 50.0, 90.0, 10.0),
+                                                 (0, 'DAT-eps0', 82.0, 56.0, 80.0, 14.0)):
+        work_dir = osp.join(tmp_path, 'resnet18', f'seed{seed}', arm)
+        os.makedirs(osp.join(work_dir, 'robustness'))
+        os.makedirs(osp.join(work_dir, 'adversarial'))
+        summary = dict(metrics=dict(top1=dict(key='accuracy/top1', P=top1, mPC=corrupted,
+                                              rPC=corrupted / top1)), protocol=dict(severities=[1, 3, 5]))
+        with open(osp.join(work_dir, 'robustness', 'robustness.json'), 'w') as file:
+            json.dump(dict(summary=summary, corruption_errors=dict(mCE=mce)), file)
+        with open(osp.join(work_dir, 'adversarial', 'adversarial.json'), 'w') as file:
+            json.dump(dict(attacks=[dict(name='pgd_linf', eps=4 / 255,
+                                         metrics={'accuracy/top1': pgd})]), file)
+    monkeypatch.setattr(sys, 'argv', ['study_efficacy.py', '--models', 'resnet18', '--report-only',
+                                      '--seeds', '0', '--arms', 'normal', 'DAT-eps0',
+                                      '--work-dir', str(tmp_path)])
+    study_efficacy.main()
+    text = capsys.readouterr().out
+    assert '| DAT-eps0 | 0 | 82.00 | 56.00 |' in text
+    assert '| arm | mCE | adv pgd_linf 0.01569 |' in text
+    assert '| DAT-eps0 | 80.00 (-10.00) | 14.00 (+4.00) |' in text

@@ -7,7 +7,7 @@ official Lite preprocessing ((255·x − 127) / 128). It is the ImageNet network
 EfficientDet, so the distance needs no download; it is not Inception, so the values are not FID values
 and compare only with each other, at the same number of images.
 """
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
@@ -21,11 +21,10 @@ def unique_colours(images: Tensor) -> Tensor:
     """Distinct 8-bit RGB colours of each image (N×3×H×W in [0, 1]), (N,) long."""
     quantized = (images.clamp(0, 1) * 255).round().long()
     packed = (quantized[:, 0] << 16 | quantized[:, 1] << 8 | quantized[:, 2]).flatten(1)
-    return torch.stack([torch.unique(row).numel() * torch.ones((), dtype=torch.long, device=row.device)
-                        for row in packed])
+    return torch.tensor([torch.unique(row).numel() for row in packed], device=images.device)
 
 
-def _spectrum(images: Tensor) -> tuple:
+def _spectrum(images: Tensor) -> Tuple[Tensor, Tensor]:
     """(power, radius): |FFT|² of each image's grey level with its mean removed, (N, H, W), and each
     frequency's radius in units of the Nyquist frequency, (H, W)."""
     grey = images.float().mean(dim=1)
@@ -34,19 +33,6 @@ def _spectrum(images: Tensor) -> tuple:
     fy = torch.fft.fftfreq(height, device=images.device).abs().view(-1, 1)
     fx = torch.fft.fftfreq(width, device=images.device).abs().view(1, -1)
     return torch.fft.fft2(grey).abs().pow(2), torch.sqrt(fy**2 + fx**2) / 0.5
-
-
-def radial_power_spectrum(images: Tensor, bins: int = 32) -> Tensor:
-    """Radially averaged power spectrum of each image's grey level (mean removed): (N, bins), bin i
-    covering radii [i, i + 1) · Nyquist / bins (the corners beyond Nyquist are left out)."""
-    power, radius = _spectrum(images)
-    index = (radius * bins).long()
-    inside = index < bins
-    flat_index = index[inside]
-    counts = torch.bincount(flat_index, minlength=bins).clamp_min(1).float()
-    sums = torch.zeros(power.shape[0], bins, device=images.device)
-    sums.index_add_(1, flat_index, power[:, inside])
-    return sums / counts
 
 
 def high_frequency_share(images: Tensor, cutoff: float = HIGH_FREQUENCY_CUTOFF) -> Tensor:
