@@ -235,14 +235,19 @@ def paired_p(differences: List[float]) -> Optional[float]:
     return float(ttest_1samp(differences, 0.0).pvalue)
 
 
-def changed(gains: dict) -> str:
+def clean_name(model: str) -> str:
+    """What P is for ``model``: clean top-1 of a classifier, clean mAP of a detector."""
+    return 'clean top-1' if model in CLASSIFIERS else 'clean mAP'
+
+
+def changed(gains: dict, model: str) -> str:
     """``changed mPC by … (paired t-test p = …), rPC by … and clean mAP by … (n seeds)`` from the paired
     gains (``{metric: [gain per seed]}``)."""
     n = len(gains['mPC'])
     p = paired_p(gains['mPC'])
     test = f' (paired t-test p = {p:.2f})' if p is not None else ''
     return (f"changed mPC by {mean_std(gains['mPC'], True)}{test}, rPC by {mean_std(gains['rPC'], True)} "
-            f"and clean mAP by {mean_std(gains['P'], True)} ({n} seed{'s' * (n > 1)})")
+            f"and {clean_name(model)} by {mean_std(gains['P'], True)} ({n} seed{'s' * (n > 1)})")
 
 
 def direction(gains: dict) -> str:
@@ -261,7 +266,7 @@ def verdict(rows: List[dict], model: str) -> str:
     n = len(gains['mPC'])
     agree = sum(g > 0 for g in gains['mPC'])
     lines = [f"Over {n} seed{'s' * (n > 1)}, DAT changed mPC by {mean_std(gains['mPC'], True)} "
-             f"(higher in {agree} of {n}), rPC by {mean_std(gains['rPC'], True)} and clean mAP by "
+             f"(higher in {agree} of {n}), rPC by {mean_std(gains['rPC'], True)} and {clean_name(model)} by "
              f"{mean_std(gains['P'], True)} points: {direction(gains)}"]
     share = paired(rows, model, 'DAT', 'DAT-eps0', 'mPC')
     if share:
@@ -280,7 +285,7 @@ def knob_arms(rows: List[dict], model: str) -> List[str]:
         for reference in ('normal', base) + (('DAT-eps0', ) if 'attack' in knobs else ()):
             gains = {key: paired(rows, model, arm, reference, key) for key in METRICS}
             if gains['mPC']:
-                lines.append(f'Against {reference}, {arm} {changed(gains)}'
+                lines.append(f'Against {reference}, {arm} {changed(gains, model)}'
                              + (f': {direction(gains)}' if reference == 'normal' else '.'))
     return lines
 
@@ -295,7 +300,7 @@ def stretched_arms(rows: List[dict], model: str) -> List[str]:
         dat = 'DAT' if stretch == 2 else f'DAT-{stretch // 2}x'
         gains = {key: paired(rows, model, dat, arm, key) for key in METRICS}
         if gains['mPC']:
-            lines.append(f'Against normal trained on as many images ({arm}), {dat} {changed(gains)}: '
+            lines.append(f'Against normal trained on as many images ({arm}), {dat} {changed(gains, model)}: '
                          + direction(gains))
     return lines
 
@@ -315,7 +320,8 @@ def eps_arms(rows: List[dict], model: str) -> List[str]:
 def report(rows: List[dict], args: argparse.Namespace) -> str:
     lines = [f"# Efficacy study: {', '.join(args.arms)}", '',
              f"Corruption severities {', '.join(args.severities)}; mean ± standard deviation over "
-             "each arm's seeds, in points (mAP × 100; rPC in %). Δ are paired by seed, against normal.",
+             "each arm's seeds, in points (mAP × 100, or top-1 in %; rPC in %). Δ are paired by seed, "
+             'against normal.',
              '']
     for model in args.models:
         model_rows = [r for r in rows if r['model'] == model]
@@ -397,7 +403,8 @@ def plot(rows: List[dict], args: argparse.Namespace, path: str) -> None:
                     ax.scatter([k] * len(values), values, color=f'C{k}', zorder=3)
             ax.set_xticks(range(len(args.arms)), args.arms, rotation=30 if crowded else 0,
                           ha='right' if crowded else 'center')
-            ax.set_title(f'{model}: {key}' + (' (%)' if key == 'rPC' else ' (mAP × 100)'))
+            unit = ' (%)' if key == 'rPC' or model in CLASSIFIERS else ' (mAP × 100)'
+            ax.set_title(f'{model}: {key}{unit}')
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
