@@ -104,7 +104,9 @@ def test_demo_ablation_names_the_kind_of_gain_the_study_names():
      'efficientdet-lite0.json', 'README.md'),
     ('efficientdet-lite0', ['normal', 'DAT', 'DAT+train_on=adv'], 9, 'efficientdet-lite0.json', 'README.md'),
     ('efficientdet-lite0', ['normal', 'DAT-eps0', 'DAT+attack=latentpgd-0.05-s1'], 9,
-     'attacks_efficientdet-lite0.json', 'docs/attacks.md')])
+     'attacks_efficientdet-lite0.json', 'docs/attacks.md'),
+    ('resnet18', ['normal', 'DAT-eps0', 'DAT+attack=latentpgd-0.05-s1', 'DAT', 'DAT-eps0.4'], 10,
+     'attacks_resnet18.json', 'docs/attacks.md')])
 def test_a_committed_record_gives_the_readme_table(tmp_path, monkeypatch, capsys, model, arms, runs, record,
                                                    document):
     """docs/studies/*.json keep a study's runs (their directories do not travel); the report drawn from
