@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmdat.registry import ATTACKS
-from .perturbation import AttackResult, BaseAttack, L2Attack, LossFn, per_sample_norm
+from .perturbation import (AttackResult, BaseAttack, L2Attack, LossFn, check_budget, check_choice,
+                           input_gradient, per_sample_norm)
 
 #: Elements of one block of scores (positions × codebook entries): 16 MiB in fp32.
 SCORE_BLOCK_ELEMENTS = 2**22
@@ -40,17 +41,6 @@ def position_mask(valid: Tensor, factor: int) -> Tensor:
     """Code positions whose f×f patch holds a valid pixel: (N, h·w) bool, h = ceil(H / f)."""
     pooled = F.max_pool2d(valid.float(), factor, factor, ceil_mode=True)
     return pooled.flatten(1) > 0
-
-
-def _input_gradient(loss_fn: LossFn, point: Tensor, images_of: Any,
-                    loss_scale: float) -> Tuple[Tensor, Tensor]:
-    """(loss, ∂loss/∂point) of ``loss_fn(images_of(point))``; the gradient in fp32, unscaled."""
-    point = point.detach().requires_grad_(True)
-    with torch.enable_grad():
-        loss = loss_fn(images_of(point))
-        (grad, ) = torch.autograd.grad(loss * loss_scale, point, allow_unused=True)
-    grad = torch.zeros_like(point) if grad is None else grad.float() / loss_scale
-    return loss.detach().float(), grad
 
 
 class CodeSpaceAttack(BaseAttack):
@@ -143,8 +133,7 @@ class CodeFlipAttack(CodeSpaceAttack):
             raise ValueError(f'fraction must be in [0, 1], but got {fraction}')
         if neighbours is not None and neighbours < 1:
             raise ValueError(f'neighbours must be a positive int or None, but got {neighbours}')
-        if selection not in ('gain', 'random'):
-            raise ValueError(f"selection must be 'gain' or 'random', but got {selection!r}")
+        check_choice('selection', selection, ('gain', 'random'))
         self.fraction = fraction
         self.neighbours = neighbours
         self.selection = selection
@@ -244,8 +233,8 @@ class CodeFlipAttack(CodeSpaceAttack):
         for step in range(self.steps):
             z_q = quantizer.embed_codes(codes)
             if self.selection == 'gain':
-                loss, grad = _input_gradient(
-                    loss_fn, z_q, lambda latent: self._decode(latent, size, center, valid), loss_scale)
+                loss, grad = input_gradient(
+                    loss_fn, z_q, loss_scale, lambda latent: self._decode(latent, size, center, valid))
                 finite &= torch.isfinite(grad).flatten(1).all(dim=1)
                 grad = torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
             else:
@@ -295,12 +284,9 @@ class LatentPGDAttack(CodeSpaceAttack):
     def __init__(self, eps: float = 0.5, step_size: float = 0.25, steps: int = 3, norm: str = 'l2',
                  random_start_prob: float = 0.0, selection: str = 'gradient') -> None:
         super().__init__(steps=steps, random_start_prob=random_start_prob)
-        if eps < 0 or step_size < 0:
-            raise ValueError(f'eps and step_size must be >= 0, but got eps: {eps}, step_size: {step_size}')
-        if norm not in ('l2', 'linf'):
-            raise ValueError(f"norm must be 'l2' or 'linf', but got {norm!r}")
-        if selection not in ('gradient', 'random'):
-            raise ValueError(f"selection must be 'gradient' or 'random', but got {selection!r}")
+        check_budget(eps, step_size)
+        check_choice('norm', norm, ('l2', 'linf'))
+        check_choice('selection', selection, ('gradient', 'random'))
         self.eps = eps
         self.step_size = step_size
         self.norm = norm
@@ -358,7 +344,7 @@ class LatentPGDAttack(CodeSpaceAttack):
 
         start_loss = None
         for _ in range(self.steps):
-            loss, grad = _input_gradient(loss_fn, latents + eta, images_of, loss_scale)
+            loss, grad = input_gradient(loss_fn, latents + eta, loss_scale, images_of)
             start_loss = loss if start_loss is None else start_loss
             sample_finite = torch.isfinite(grad).flatten(1).all(dim=1)
             finite &= sample_finite

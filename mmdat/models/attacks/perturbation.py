@@ -15,6 +15,32 @@ from mmdat.registry import ATTACKS
 LossFn = Callable[[Tensor], Tensor]  # images (N, 3, H, W) in [0, 1] -> scalar loss
 
 
+def check_budget(eps: float, step_size: float) -> None:
+    """Refuse a negative budget or step."""
+    if eps < 0 or step_size < 0:
+        raise ValueError(f'eps and step_size must be >= 0, but got eps: {eps}, step_size: {step_size}')
+
+
+def check_choice(name: str, value: Any, choices: tuple) -> None:
+    """Refuse an option outside ``choices``: ``<name> must be 'a' or 'b', but got ...``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be {' or '.join(map(repr, choices))}, but got {value!r}")
+
+
+def input_gradient(loss_fn: LossFn, point: Tensor, loss_scale: float = 1.0,
+                   images_of: Callable[[Tensor], Tensor] = lambda point: point) -> tuple[Tensor, Tensor]:
+    """(loss, ∂loss/∂point) of ``loss_fn(images_of(point))``, the loss detached and the gradient in fp32.
+    The loss is multiplied by the AMP ``loss_scale`` before differentiation and the gradient divided by
+    it, so fp16 gradients do not underflow; an unused input gets a zero gradient. Only ``point`` is
+    differentiated: no parameter's ``.grad`` is written."""
+    point = point.detach().requires_grad_(True)
+    with torch.enable_grad():
+        loss = loss_fn(images_of(point))
+        (grad, ) = torch.autograd.grad(loss * loss_scale, point, allow_unused=True)
+    grad = torch.zeros_like(point) if grad is None else grad.float() / loss_scale
+    return loss.detach().float(), grad
+
+
 def per_sample_norm(t: Tensor) -> Tensor:
     """L2 norm of each sample, shaped (N, 1, 1, 1) for broadcasting."""
     return t.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
@@ -130,13 +156,8 @@ class BaseAttack:
         point = self.initial_point(center, valid, generator, eps_scale)
         start_loss = None
         for _ in range(self.steps):
-            point.requires_grad_(True)
-            with torch.enable_grad():
-                loss = loss_fn(point)
-                (grad, ) = torch.autograd.grad(loss * loss_scale, point, allow_unused=True)
-            if start_loss is None:
-                start_loss = loss.detach().float()
-            grad = torch.zeros_like(point) if grad is None else grad.float() / loss_scale
+            loss, grad = input_gradient(loss_fn, point, loss_scale)
+            start_loss = loss if start_loss is None else start_loss
             point, sample_finite = self.step(point.detach(), grad, center, valid, eps_scale)
             finite &= sample_finite
         delta = self.perturbation(point, center, valid, finite)
@@ -161,10 +182,8 @@ class L2Attack(BaseAttack):
     def __init__(self, eps: float = 0.1, step_size: float = 0.1, steps: int = 1,
                  random_start_prob: float = 0.8, eps_unit: str = 'image') -> None:
         super().__init__(steps=steps, random_start_prob=random_start_prob)
-        if eps < 0 or step_size < 0:
-            raise ValueError(f'eps and step_size must be >= 0, but got eps: {eps}, step_size: {step_size}')
-        if eps_unit not in ('image', 'pixel_rms'):
-            raise ValueError(f"eps_unit must be 'image' or 'pixel_rms', but got {eps_unit!r}")
+        check_budget(eps, step_size)
+        check_choice('eps_unit', eps_unit, ('image', 'pixel_rms'))
         self.eps = eps
         self.step_size = step_size
         self.eps_unit = eps_unit
@@ -232,8 +251,7 @@ class LinfAttack(BaseAttack):
     def __init__(self, eps: float = 4 / 255, step_size: float = 1 / 255, steps: int = 1,
                  random_start_prob: float = 0.0) -> None:
         super().__init__(steps=steps, random_start_prob=random_start_prob)
-        if eps < 0 or step_size < 0:
-            raise ValueError(f'eps and step_size must be >= 0, but got eps: {eps}, step_size: {step_size}')
+        check_budget(eps, step_size)
         self.eps = eps
         self.step_size = step_size
 

@@ -161,7 +161,7 @@ class VQGANDiscretizer(BaseDiscretizer):
             codes = [self._encode(chunk)[1] for chunk in self._chunks(images)]
         return codes[0] if len(codes) == 1 else torch.cat(codes)
 
-    # -- the code-space API (attacks that choose visual words: mmdat.models.attacks.codebook) ---------
+    # -- the code-space API (attacks that choose visual words: mmdat.models.attacks.discrete) ----------
     @property
     def supports_code_space(self) -> bool:
         return self.model_kwargs['quantizer'] == 'vq'
@@ -202,16 +202,24 @@ class VQGANDiscretizer(BaseDiscretizer):
         arithmetic, differentiable with respect to z_q; the frozen weights get no gradient);
         otherwise the configured ``decoder`` path, the one :meth:`discretize` uses."""
         self._require_code_space()
-        network = self._network_on(z_q.device)
-        height, width = size
+        if not (torch.is_grad_enabled() and z_q.requires_grad):
+            with self._frozen(z_q.device):
+                return self._decode(z_q.float(), size)
         with torch.autocast(device_type=z_q.device.type, enabled=False):
-            if torch.is_grad_enabled() and z_q.requires_grad:
-                decoded = network.decode(z_q.float())
-            else:
-                with torch.no_grad():
-                    decoder = self.decoder_path(z_q.device)
-                    decoded = inference.decode(network, z_q.float(), fast=decoder != 'taming',
-                                               bf16=decoder == 'bf16')
+            decoded = self._network_on(z_q.device).decode(z_q.float())
+        return self._to_unit(decoded, size)
+
+    def _decode(self, z_q: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """The configured decoder path (no gradient): z_q -> images in [0, 1] cropped to ``size``."""
+        decoder = self.decoder_path(z_q.device)
+        decoded = inference.decode(self._network_on(z_q.device), z_q, fast=decoder != 'taming',
+                                   bf16=decoder == 'bf16')
+        return self._to_unit(decoded, size)
+
+    @staticmethod
+    def _to_unit(decoded: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """The decoder's output (roughly in [-1, 1], padded) cropped to ``size`` and mapped to [0, 1]."""
+        height, width = size
         return decoded[..., :height, :width].clamp(-1, 1).add(1).div(2)
 
     def _require_code_space(self) -> None:
@@ -220,13 +228,8 @@ class VQGANDiscretizer(BaseDiscretizer):
                              'by nearest neighbour; the code-space API needs a VQ discretizer')
 
     def _reconstruct(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        height, width = images.shape[-2:]
         z_q, codes = self._encode(images)
-        decoder = self.decoder_path(images.device)
-        decoded = inference.decode(self.network, z_q, fast=decoder != 'taming',
-                                   bf16=decoder == 'bf16')
-        decoded = decoded[..., :height, :width].clamp(-1, 1)
-        return decoded.add(1).div(2).contiguous(), codes
+        return self._decode(z_q, images.shape[-2:]).contiguous(), codes
 
     def decoder_path(self, device: torch.device) -> str:
         """The decoder path used on ``device``: ``decoder`` with ``'auto'`` resolved."""
