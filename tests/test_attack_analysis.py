@@ -10,7 +10,8 @@ import torch
 from conftest import REPO_ROOT, TINY_VQGAN, build_det_model, det_batch
 
 from mmdat.apis.attack_analysis import AttackView
-from mmdat.evaluation.realism import frechet_distance, high_frequency_share, unique_colours
+from mmdat.evaluation.realism import (frechet_distance, high_frequency_energy, high_frequency_share,
+                                      radial_power_spectrum, unique_colours)
 from mmdat.models.attacks import attack_config, build_attack
 from mmdat.models.pixel_domain import PixelDomain
 
@@ -44,6 +45,12 @@ def test_realism_measures_on_images_whose_answer_is_known():
     ramp = torch.linspace(0, 1, 16).view(1, 1, 1, -1).expand(1, 3, 16, 16)
     assert float(high_frequency_share(checker)) > 0.99
     assert float(high_frequency_share(ramp)) < 0.1
+    # a vertical cosine of 1/4 cycle per pixel: all power at half the Nyquist frequency
+    wave = torch.cos(torch.arange(32) * torch.pi / 2).view(1, 1, -1, 1).expand(1, 3, 32, 32)
+    power, centres = radial_power_spectrum(wave, bins=16)
+    assert centres[power[0].argmax()] == pytest.approx(0.5, abs=1 / 16)
+    assert float(high_frequency_energy(wave, cutoff=0.4)) == pytest.approx(0.5)  # mean of cos²
+    assert float(high_frequency_energy(wave, cutoff=0.6)) == pytest.approx(0.0, abs=1e-9)
     generator = torch.Generator().manual_seed(0)
     features = torch.randn(200, 4, generator=generator)
     assert frechet_distance(features, features) == pytest.approx(0.0, abs=1e-6)

@@ -49,7 +49,7 @@ RUN_BY = [
     (r'python tools/analysis/perturbations\.py .*',
      'tests/test_attack_analysis.py::test_perturbation_analysis_runs_on_tiny_inputs'),
     (r'python tools/study_efficacy\.py --models yolov3 --records \S+ --report-only --work-dir \S+',
-     'tests/test_study.py::test_a_committed_record_gives_the_readme_table'),
+     'tests/test_study.py::test_a_committed_record_gives_the_documented_table'),
     (r'python tools/study_efficacy\.py .*',
      'tests/test_study.py::test_a_gain_that_eps_0_matches_is_called_augmentation'),
     (r'bash tools/dist_train\.sh \S+ \d+( --work-dir \S+)?',

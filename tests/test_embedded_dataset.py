@@ -15,7 +15,7 @@ from pycocotools.coco import COCO
 
 from mmdat.datasets import CATEGORIES, generate_embedded_dataset, prepare_embedded_dataset, resolve_settings
 from mmdat.datasets.embedded_scenes import (MIN_VISIBLE_FRACTION, CategoryDeck, compose_classification_image,
-                                            compose_detection_image)
+                                            compose_detection_image, texture_samples)
 from mmdat.datasets.embedded_sources import load_source_library
 from mmdat.registry import DATASETS
 
@@ -230,3 +230,18 @@ def test_command_line_tool_writes_dataset_and_preview(tmp_path):
     assert 'train: 8 images' in result.stdout and 'val: 8 images' in result.stdout
     assert json.loads((out_dir / 'embedded_dataset.json').read_text())['image_size'] == 48
     assert preview.stat().st_size > 0
+
+
+def test_texture_samples_draw_each_named_texture_as_the_generator_does():
+    library = load_source_library()
+    samples = texture_samples(library, per_texture=3, image_size=48, seed=0)
+    assert list(samples) == list(library.background_texture_names + library.fill_texture_names)
+    assert len(samples) == len(library.background_textures) + len(library.fill_textures) == 8
+    assert all(images.shape == (3, 48, 48, 3) and images.dtype == np.uint8
+               for images in samples.values())
+    again = texture_samples(library, per_texture=3, image_size=48, seed=0)
+    assert all(np.array_equal(samples[name], again[name]) for name in samples)
+    # a background is one grey texture times a tint: its channels are proportional
+    brick = samples['brick'][0].reshape(-1, 3).astype(float)
+    assert np.corrcoef(brick[:, 0], brick[:, 1])[0, 1] > 0.99
+    assert not np.array_equal(samples['brick'], samples['grass'])

@@ -99,18 +99,19 @@ def test_demo_ablation_names_the_kind_of_gain_the_study_names():
 
 
 @pytest.mark.parametrize('model,arms,runs,record,document', [
-    ('yolov3', ['normal', 'DAT', 'DAT-eps0'], 9, 'yolov3.json', 'README.md'),
+    ('yolov3', ['normal', 'DAT', 'DAT-eps0'], 9, 'yolov3.json', 'docs/studies.md'),
     ('efficientdet-lite0', ['normal', 'normal-2x', 'DAT', 'normal-4x', 'DAT-2x'], 13,
-     'efficientdet-lite0.json', 'README.md'),
-    ('efficientdet-lite0', ['normal', 'DAT', 'DAT+train_on=adv'], 9, 'efficientdet-lite0.json', 'README.md'),
+     'efficientdet-lite0.json', 'docs/studies.md'),
+    ('efficientdet-lite0', ['normal', 'DAT', 'DAT+train_on=adv'], 9, 'efficientdet-lite0.json',
+     'docs/studies.md'),
     ('efficientdet-lite0', ['normal', 'DAT-eps0', 'DAT+attack=latentpgd-0.05-s1'], 9,
      'attacks_efficientdet-lite0.json', 'docs/attacks.md'),
     ('resnet18', ['normal', 'DAT-eps0', 'DAT+attack=latentpgd-0.05-s1', 'DAT', 'DAT-eps0.4'], 10,
      'attacks_resnet18.json', 'docs/attacks.md')])
-def test_a_committed_record_gives_the_readme_table(tmp_path, monkeypatch, capsys, model, arms, runs, record,
-                                                   document):
+def test_a_committed_record_gives_the_documented_table(tmp_path, monkeypatch, capsys, model, arms, runs,
+                                                       record, document):
     """docs/studies/*.json keep a study's runs (their directories do not travel); the report drawn from
-    one has the mean ± sd of P and mPC that the README (or its docs page) quotes, arm by arm."""
+    one has the mean ± sd of P and mPC that its docs page quotes, arm by arm."""
     monkeypatch.setattr(sys, 'argv', ['study_efficacy.py', '--models', model, '--arms', *arms,
                                       '--report-only', '--work-dir', str(tmp_path), '--records',
                                       osp.join(REPO_ROOT, 'docs', 'studies', record)])

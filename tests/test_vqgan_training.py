@@ -12,8 +12,8 @@ from mmdat.datasets.image_folder import ImageFolderDataset
 from mmdat.engine.optimizers import MultiOptimWrapperConstructor
 from mmdat.evaluation.metrics import ReconstructionMetric, psnr
 from mmdat.models.discretizers import TamingVQGAN, VQGANDiscretizer
-from mmdat.models.vqgan_training import (CodebookGuard, LPIPSLoss, PatchDiscriminator, VQGANTrainer,
-                                         adaptive_adversarial_weight)
+from mmdat.models.vqgan_training import (CodebookGuard, LiteFeatureLoss, LPIPSLoss, PatchDiscriminator,
+                                         VQGANTrainer, adaptive_adversarial_weight, widen_state_dict)
 from mmdat.models.vqgan_training.export import generator_kwargs_from_checkpoint, generator_state_dict
 
 TINY_GENERATOR = dict(
@@ -299,3 +299,92 @@ def test_color_loss_adds_the_block_mean_l1_and_training_lowers_it():
         float(plain['loss']) + 2.0 * float(with_color['loss_color']), rel=1e-5)
     colored = _train(25, kmeans_iters=10, color_weight=4.0)
     assert float(colored[-1]['loss_color']) < 0.5 * float(colored[0]['loss_color'])
+
+
+NARROW_GENERATOR = dict(
+    ddconfig=dict(TINY_GENERATOR['ddconfig'], ch_mult=[1, 2]), n_embed=64, embed_dim=4)
+WIDE_GENERATOR = dict(ddconfig=dict(NARROW_GENERATOR['ddconfig'], ch=64), n_embed=64, embed_dim=4)
+
+
+def test_widened_vqgan_computes_what_the_narrow_one_computes():
+    """32/64 channels per level (narrow) -> 64/128 (wide): GroupNorm over single channels and over
+    pairs, a shortcut conv between the levels and the mid-block attention are on the way."""
+    torch.manual_seed(0)
+    narrow = TamingVQGAN(**NARROW_GENERATOR).eval()
+    wide = TamingVQGAN(**WIDE_GENERATOR).eval()
+    wide.load_state_dict(widen_state_dict(narrow.state_dict(), wide.state_dict()), strict=True)
+    images = _smooth_images().float() / 127.5 - 1
+    with torch.no_grad():
+        expected, _, expected_codes = narrow(images)
+        output, _, codes = wide(images)
+        narrow_latents = narrow.encoder(images)
+        wide_latents = wide.encoder(images)
+    torch.testing.assert_close(wide_latents, narrow_latents, atol=1e-5, rtol=1e-5)
+    assert torch.equal(codes, expected_codes)
+    torch.testing.assert_close(output, expected, atol=1e-5, rtol=1e-5)
+    # The copies of a channel read their inputs with different shares, so they train apart.
+    weight = wide.decoder.up[0].block[0].conv1.weight
+    assert not torch.equal(weight[:, 0::2], weight[:, 1::2])
+    with pytest.raises(ValueError, match='not a multiple'):
+        widen_state_dict(wide.state_dict(), TamingVQGAN(**dict(
+            WIDE_GENERATOR, ddconfig=dict(WIDE_GENERATOR['ddconfig'], ch=96))).state_dict())
+
+
+def test_trainer_starts_from_a_narrow_discretizer_file(tmp_path):
+    torch.manual_seed(0)
+    narrow = TamingVQGAN(**NARROW_GENERATOR)
+    torch.save(narrow.state_dict(), tmp_path / 'narrow.pth')
+    trainer = VQGANTrainer(generator=WIDE_GENERATOR, discriminator=None,
+                           init_generator=str(tmp_path / 'narrow.pth'))
+    trainer.init_weights()
+    codebook = narrow.quantize.embedding.weight.detach()
+    assert torch.equal(trainer.vqgan.quantize.embedding.weight.detach(), codebook)
+    assert bool(trainer.codebook_guard.initialized)
+    trainer.train_step(_batch(_smooth_images()), _optim_wrapper(trainer, lr=0.0))
+    # no k-means on the first batch: the loaded codebook is kept
+    assert torch.equal(trainer.vqgan.quantize.embedding.weight.detach(), codebook)
+    broken = VQGANTrainer(generator=dict(WIDE_GENERATOR, n_embed=32), discriminator=None,
+                          init_generator=str(tmp_path / 'narrow.pth'))
+    with pytest.raises(ValueError, match='narrow.pth.*quantize.embedding.weight'):
+        broken.init_weights()
+
+
+def test_lite_feature_loss_compares_images_and_holds_no_state():
+    loss = LiteFeatureLoss('lite1')
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(2, 3, 64, 64, generator=generator) * 2 - 1
+    noisy = (images + 0.3 * torch.randn(2, 3, 64, 64, generator=generator)).clamp(-1, 1)
+    blurred = torch.nn.functional.avg_pool2d(images, 5, 1, 2, count_include_pad=False)
+    assert torch.allclose(loss(images, images), torch.zeros(2), atol=1e-6)
+    assert (loss(images, noisy) > 0).all() and (loss(images, blurred) > 0).all()
+    assert len(loss.state_dict()) == 0 and len(list(loss.parameters())) == 0
+    reconstruction = blurred.clone().requires_grad_(True)
+    loss(images, reconstruction).sum().backward()
+    assert reconstruction.grad.abs().sum() > 0
+    trainer = _trainer(discriminator=None, perceptual_weight=0.5, perceptual_net='efficientnet-lite1')
+    logs = trainer.train_step(_batch(_smooth_images()), _optim_wrapper(trainer))
+    assert float(logs['loss_perceptual']) > 0
+    assert not any('perceptual' in key for key in trainer.state_dict())
+
+
+def test_realism_figures_of_the_reconstruction_metric():
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(20, 3, 32, 32, generator=generator)
+    blurred = torch.nn.functional.avg_pool2d(images, 3, 1, 1, count_include_pad=False)
+    shifted = images.clone()
+    shifted[0] = (shifted[0] + 0.2).clamp(max=1)  # one image of 20 changes colour
+    codes = torch.zeros(4, 4, dtype=torch.long)
+
+    def metrics(reconstructions, frechet=False):
+        metric = ReconstructionMetric(codebook_size=4, frechet=frechet)
+        metric.process(None, [dict(input=image, reconstruction=rec, indices=codes)
+                              for image, rec in zip(images, reconstructions)])
+        return metric.compute_metrics(metric.results)
+
+    same = metrics(images, frechet=True)
+    assert same['hf_ratio'] == pytest.approx(1.0)
+    assert same['color_shift_worst5'] == 0 and same['frechet_distance'] == pytest.approx(0, abs=1e-6)
+    assert metrics(blurred)['hf_ratio'] < 0.2  # a blur removes the high frequencies' energy
+    one_bad = metrics(shifted)
+    assert one_bad['color_shift_worst5'] == pytest.approx(20 * one_bad['color_shift'])
+    assert metrics(blurred, frechet=True)['frechet_distance'] > 0

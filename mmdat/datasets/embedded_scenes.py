@@ -9,6 +9,7 @@ PIL are used here.
 """
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -93,9 +94,11 @@ def _resize(image: np.ndarray, width: int, height: int, resample: Image.Resampli
 
 
 def _texture_patch(library: SourceLibrary, rng: np.random.Generator, height: int,
-                   width: int) -> np.ndarray:
-    """Cut a random window of a colour texture, resized to ``(height, width)``."""
-    texture = library.fill_textures[rng.integers(len(library.fill_textures))]
+                   width: int, texture_index: Optional[int] = None) -> np.ndarray:
+    """Cut a random window of a colour texture (a random one, or ``fill_textures[texture_index]``),
+    resized to ``(height, width)``."""
+    index = rng.integers(len(library.fill_textures))
+    texture = library.fill_textures[index if texture_index is None else texture_index]
     texture_height, texture_width = texture.shape[:2]
     scale = rng.uniform(0.3, 1.0) * min(texture_height / height, texture_width / width)
     crop_height = max(1, min(texture_height, round(height * scale)))
@@ -183,14 +186,16 @@ def render_object(library: SourceLibrary, category: str, rng: np.random.Generato
     return _jitter_colour(rgb[box], rng, grayscale), mask[box]
 
 
-def render_background(library: SourceLibrary, rng: np.random.Generator,
-                      image_size: int) -> np.ndarray:
-    """A random window of a grey texture, flipped/rotated, contrast-jittered and tinted.
+def render_background(library: SourceLibrary, rng: np.random.Generator, image_size: int,
+                      texture_index: Optional[int] = None) -> np.ndarray:
+    """A random window of a grey texture (a random one, or
+    ``background_textures[texture_index]``), flipped/rotated, contrast-jittered and tinted.
 
     Returns:
         np.ndarray: ``(image_size, image_size, 3)`` uint8 image.
     """
-    texture = library.background_textures[rng.integers(len(library.background_textures))]
+    index = rng.integers(len(library.background_textures))
+    texture = library.background_textures[index if texture_index is None else texture_index]
     texture_side = min(texture.shape)
     crop = rng.integers(min(image_size, texture_side), texture_side + 1)
     top = rng.integers(texture.shape[0] - crop + 1)
@@ -287,3 +292,23 @@ def compose_classification_image(library: SourceLibrary, rng: np.random.Generato
                        image_size - width))
     image[top:top + height, left:left + width][mask] = rgb[mask]
     return image
+
+
+def texture_samples(library: SourceLibrary, per_texture: int, image_size: int,
+                    seed: int = 0) -> dict[str, np.ndarray]:
+    """Images of each texture the generator draws from, as it draws them: tinted windows of each
+    background texture (``render_background``) and windows of each colour texture that fills
+    silhouettes and shapes, filling the image. Keys are ``SourceLibrary``'s texture names.
+
+    Returns:
+        dict: name -> ``(per_texture, image_size, image_size, 3)`` uint8 images.
+    """
+    rng = np.random.default_rng(seed)
+    samples = {}
+    for index, name in enumerate(library.background_texture_names):
+        samples[name] = np.stack([render_background(library, rng, image_size, index)
+                                  for _ in range(per_texture)])
+    for index, name in enumerate(library.fill_texture_names):
+        samples[name] = np.stack([_texture_patch(library, rng, image_size, image_size, index)
+                                  for _ in range(per_texture)])
+    return samples

@@ -62,11 +62,15 @@ class SourceLibrary:
             and geometric shapes.
         background_textures (list[np.ndarray]): ``(H, W)`` uint8 grey textures, tinted per
             image.
+        fill_texture_names (tuple[str]): a name per fill texture.
+        background_texture_names (tuple[str]): a name per background texture.
     """
     photo_objects: dict[str, list[ObjectTemplate]]
     silhouettes: dict[str, list[np.ndarray]]
     fill_textures: list[np.ndarray]
     background_textures: list[np.ndarray]
+    fill_texture_names: tuple[str, ...] = ()
+    background_texture_names: tuple[str, ...] = ()
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
@@ -147,18 +151,21 @@ def load_source_library() -> SourceLibrary:
     rows, cols = np.nonzero(horse)
     silhouettes = {'horse': [_read_only(horse[rows.min():rows.max() + 1,
                                               cols.min():cols.max() + 1].copy())]}
-    fill_textures = [
-        skimage.data.hubble_deep_field(),
-        skimage.data.immunohistochemistry(),
-        skimage.data.retina()[300:1100, 300:1100],
-        skimage.data.coffee()[60:400, 440:600],  # the wooden table
-        skimage.data.chelsea()[60:260, 40:200],  # fur
-    ]
-    background_textures = [skimage.data.brick(), skimage.data.grass(), skimage.data.gravel()]
+    fill_textures = {
+        'hubble deep field': skimage.data.hubble_deep_field(),
+        'immunohistochemistry': skimage.data.immunohistochemistry(),
+        'retina': skimage.data.retina()[300:1100, 300:1100],
+        'wooden table': skimage.data.coffee()[60:400, 440:600],
+        'cat fur': skimage.data.chelsea()[60:260, 40:200],
+    }
+    background_textures = {'brick': skimage.data.brick(), 'grass': skimage.data.grass(),
+                           'gravel': skimage.data.gravel()}
     return SourceLibrary(
         photo_objects=photo_objects,
         silhouettes=silhouettes,
         fill_textures=[_read_only(_shrink(np.ascontiguousarray(texture), MAX_TEXTURE_SIDE))
-                       for texture in fill_textures],
-        background_textures=[_read_only(texture) for texture in background_textures],
+                       for texture in fill_textures.values()],
+        background_textures=[_read_only(texture) for texture in background_textures.values()],
+        fill_texture_names=tuple(fill_textures),
+        background_texture_names=tuple(background_textures),
     )

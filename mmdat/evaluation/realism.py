@@ -35,12 +35,37 @@ def _spectrum(images: Tensor) -> Tuple[Tensor, Tensor]:
     return torch.fft.fft2(grey).abs().pow(2), torch.sqrt(fy**2 + fx**2) / 0.5
 
 
+def high_frequency_energy(images: Tensor, cutoff: float = HIGH_FREQUENCY_CUTOFF) -> Tensor:
+    """Each image's spectral power (grey level, mean removed) at radii above ``cutoff`` × Nyquist,
+    the corners included, per pixel, (N,)."""
+    power, radius = _spectrum(images)
+    return (power * (radius > cutoff)).flatten(1).sum(dim=1) / power[0].numel()**2
+
+
 def high_frequency_share(images: Tensor, cutoff: float = HIGH_FREQUENCY_CUTOFF) -> Tensor:
     """Share of each image's spectral power (grey level, mean removed) at radii above ``cutoff`` ×
     Nyquist, the corners included, (N,)."""
     power, radius = _spectrum(images)
     total = power.flatten(1).sum(dim=1).clamp_min(1e-20)
     return (power * (radius > cutoff)).flatten(1).sum(dim=1) / total
+
+
+def radial_power_spectrum(images: Tensor, bins: int = 32) -> Tuple[Tensor, Tensor]:
+    """Radially averaged power spectrum of each image's grey level (mean removed).
+
+    Returns:
+        tuple: ``(power, centres)``: the mean power of each radius bin, (N, bins), and the bins'
+        centres in units of the Nyquist frequency, (bins,), from 0 to 1 (the corners beyond 1 are
+        left out).
+    """
+    power, radius = _spectrum(images)
+    index = (radius * bins).long().flatten()
+    inside = index < bins
+    counts = torch.bincount(index[inside], minlength=bins).clamp_min(1)
+    sums = power.flatten(1)[:, inside].new_zeros(power.shape[0], bins).index_add_(
+        1, index[inside], power.flatten(1)[:, inside])
+    centres = (torch.arange(bins, device=images.device) + 0.5) / bins
+    return sums / counts, centres
 
 
 class LiteFeatures:

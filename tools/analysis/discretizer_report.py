@@ -1,6 +1,8 @@
-"""What DAT sees through a discretizer: reconstruction fidelity (PSNR, colour shift, codebook usage,
-perplexity, code geometry) on a detection dataset's val split, and, on trained models, the code flip
-rate and loss change of the official attack against random noise of the same norm.
+"""What DAT sees through a discretizer: reconstruction fidelity and realism (PSNR, colour shift, a
+Fréchet distance in EfficientNet-Lite0 features, the high-frequency energy ratio, codebook usage,
+perplexity, code geometry, CPU time) on a detection dataset's val split and per texture of the
+embedded generator, and, on trained models, the code flip rate and loss change of the official
+attack against random noise of the same norm.
 
 Example (the table of configs/vqgan/README.md):
     python tools/analysis/discretizer_report.py --out work_dirs/discretizer_report \
@@ -16,6 +18,7 @@ import json
 import os
 import os.path as osp
 import sys
+import time
 
 import torch
 
@@ -42,6 +45,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--data-root', default=osp.join(ROOT, 'data', 'embedded_det'),
                         help='embedded detection dataset for the fidelity figures')
     parser.add_argument('--num-images', type=int, default=100, help='val images to use')
+    parser.add_argument('--per-texture', type=int, default=16,
+                        help='images per texture in the per-texture table')
     parser.add_argument('--batch-size', type=int, default=10)
     parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args()
@@ -74,31 +79,75 @@ def val_images(data_root: str, num_images: int) -> torch.Tensor:
     return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255
 
 
-def fidelity(discretizer, images: torch.Tensor, batch_size: int) -> dict:
-    """PSNR, colour shift, usage and perplexity (``ReconstructionMetric``), and the codebook's
-    nearest-neighbour distances."""
+def reconstruction_metrics(discretizer, images: torch.Tensor, batch_size: int,
+                           frechet: bool) -> tuple:
+    """``ReconstructionMetric``'s figures for ``images``, the reconstructions and the seconds the
+    discretizer took."""
     from mmdat.evaluation import ReconstructionMetric
-    network = discretizer.network
-    num_codes = network.quantize.embedding.weight.shape[0]
-    metric = ReconstructionMetric(codebook_size=num_codes)
-    grid = None
+    metric = ReconstructionMetric(codebook_size=discretizer.network.n_embed, frechet=frechet)
+    outputs, seconds = [], 0.0
     for start in range(0, len(images), batch_size):
         batch = images[start:start + batch_size]
+        began = time.perf_counter()
         with torch.no_grad():
             reconstruction, codes = discretizer.discretize_with_codes(batch)
+        seconds += time.perf_counter() - began
         metric.process(None, [dict(input=image, reconstruction=rec, indices=code)
                               for image, rec, code in zip(batch, reconstruction, codes)])
-        if grid is None:
-            grid = (batch[:6], reconstruction[:6])
+        outputs.append(reconstruction)
+    return metric.compute_metrics(metric.results), torch.cat(outputs), seconds
+
+
+def fidelity(discretizer, images: torch.Tensor, batch_size: int) -> tuple:
+    """``ReconstructionMetric``'s figures with the Fréchet distance, the time per image, the
+    codebook's nearest-neighbour distances; and the reconstructions."""
+    network = discretizer.network
+    metrics, reconstructions, seconds = reconstruction_metrics(discretizer, images, batch_size,
+                                                               frechet=True)
+    num_codes = network.n_embed
     codebook = network.quantize.embedding.weight.detach().double()
     distances = torch.cdist(codebook, codebook)
     distances.fill_diagonal_(float('inf'))
     nearest = distances.min(dim=1).values
-    return dict(K=num_codes, d=codebook.shape[1], f=network.downsample_factor,
-                **metric.compute_metrics(metric.results),
+    return dict(K=num_codes, d=codebook.shape[1], f=network.downsample_factor, **metrics,
+                ms_per_image=1000 * seconds / len(images),
                 nn_distance_median=float(nearest.median()), nn_distance_min=float(nearest.min()),
                 code_norm_median=float(codebook.norm(dim=1).median()),
-                parameters=sum(p.numel() for p in network.parameters())), grid
+                parameters=sum(p.numel() for p in network.parameters())), reconstructions
+
+
+def texture_fidelity(discretizer, per_texture: int, size: int, batch_size: int) -> dict:
+    """Per texture of the embedded generator: PSNR, colour shift and high-frequency ratio."""
+    from mmdat.datasets.embedded_scenes import texture_samples
+    from mmdat.datasets.embedded_sources import load_source_library
+    rows = {}
+    for name, samples in texture_samples(load_source_library(), per_texture, size).items():
+        images = torch.from_numpy(samples).permute(0, 3, 1, 2).float() / 255
+        metrics, _, _ = reconstruction_metrics(discretizer, images, batch_size, frechet=False)
+        rows[name] = {key: metrics[key] for key in ('psnr', 'color_shift', 'hf_ratio')}
+    return rows
+
+
+def save_spectra(images: torch.Tensor, reconstructions: dict, path: str) -> None:
+    """Radially averaged power spectra of x and of each discretizer's Q(x), log scale."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    from mmdat.evaluation.realism import HIGH_FREQUENCY_CUTOFF, radial_power_spectrum
+    figure, axis = plt.subplots(figsize=(6, 4))
+    power, centres = radial_power_spectrum(images)
+    axis.semilogy(centres, power.mean(dim=0), 'k-', label='x')
+    for name, reconstruction in reconstructions.items():
+        axis.semilogy(centres, radial_power_spectrum(reconstruction)[0].mean(dim=0),
+                      label=f'Q(x), {name}')
+    axis.axvline(HIGH_FREQUENCY_CUTOFF, color='grey', linestyle=':', label='high frequencies from')
+    axis.set_xlabel('spatial frequency (share of Nyquist)')
+    axis.set_ylabel('power (grey level)')
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
 
 
 def build_model(config: str, checkpoint: str):
@@ -182,15 +231,28 @@ def save_grid(grids: dict, path: str) -> None:
     Image.fromarray((picture.transpose(1, 2, 0) * 255).round().astype('uint8')).save(path)
 
 
-def markdown(fidelity_rows: dict, attack_rows: dict) -> str:
-    lines = ['| discretizer | f | K | d | params | PSNR (dB) | colour shift (0-255) | usage | '
-             'perplexity | NN distance (median / min) |', '|---|---|---|---|---|---|---|---|---|---|']
+def markdown(fidelity_rows: dict, texture_rows: dict, attack_rows: dict) -> str:
+    lines = ['| discretizer | f | K | d | params | PSNR (dB) | colour shift mean / worst 5 % '
+             '(0-255) | Fréchet distance (Lite0) | HF ratio | usage | perplexity | '
+             'NN distance (median / min) | ms per image |',
+             '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
     for name, row in fidelity_rows.items():
         lines.append(f'| {name} | {row["f"]} | {row["K"]} | {row["d"]} | '
                      f'{row["parameters"] / 1e6:.2f} M | {row["psnr"]:.2f} | '
-                     f'{row["color_shift"]:.2f} | {row["codebook_usage"]:.3f} | '
+                     f'{row["color_shift"]:.2f} / {row["color_shift_worst5"]:.2f} | '
+                     f'{row["frechet_distance"]:.1f} | {row["hf_ratio"]:.3f} | '
+                     f'{row["codebook_usage"]:.3f} | '
                      f'{row["perplexity"]:.0f} | {row["nn_distance_median"]:.3f} / '
-                     f'{row["nn_distance_min"]:.3f} |')
+                     f'{row["nn_distance_min"]:.3f} | {row["ms_per_image"]:.0f} |')
+    names = list(texture_rows)
+    if names:
+        lines += ['', 'Per texture (PSNR dB / colour shift / HF ratio):', '',
+                  '| texture | ' + ' | '.join(names) + ' |', '|---|' + '---|' * len(names)]
+        for texture in next(iter(texture_rows.values())):
+            cells = [texture_rows[name][texture] for name in names]
+            lines.append(f'| {texture} | ' + ' | '.join(
+                f'{cell["psnr"]:.2f} / {cell["color_shift"]:.2f} / {cell["hf_ratio"]:.2f}'
+                for cell in cells) + ' |')
     for model, rows in attack_rows.items():
         lines += ['', f'**{model}** (mean over val batches; loss change = L(x_adv) - L(x̂)):', '',
                   '| discretizer | eps | L(x) | L(x̂) | L(x_adv) | L(noise) | Δ attack | Δ noise | '
@@ -212,11 +274,16 @@ def main() -> None:
         torch.manual_seed(args.seed)
         discretizers = build_discretizers(args.discretizer)
         images = val_images(args.data_root, args.num_images)
-        fidelity_rows, grids = {}, {}
+        fidelity_rows, texture_rows, reconstructions = {}, {}, {}
         for name, discretizer in discretizers.items():
-            fidelity_rows[name], grids[name] = fidelity(discretizer, images, args.batch_size)
+            fidelity_rows[name], reconstructions[name] = fidelity(discretizer, images,
+                                                                  args.batch_size)
+            texture_rows[name] = texture_fidelity(discretizer, args.per_texture,
+                                                  images.shape[-1], args.batch_size)
             print(name, json.dumps(fidelity_rows[name]))
-        save_grid(grids, osp.join(args.out, 'reconstructions.png'))
+        save_grid({name: (images[:6], rec[:6]) for name, rec in reconstructions.items()},
+                  osp.join(args.out, 'reconstructions.png'))
+        save_spectra(images, reconstructions, osp.join(args.out, 'spectra.png'))
         attack_rows = {}
         for label, spec in (('YOLOv3', args.det), ('ResNet-18', args.cls)):
             if spec:
@@ -224,8 +291,9 @@ def main() -> None:
                 attack_rows[label] = attack_statistics(cfg, model, discretizers, args.eps,
                                                        args.num_images, args.seed)
         with open(osp.join(args.out, 'report.json'), 'w') as file:
-            json.dump(dict(fidelity=fidelity_rows, attack=attack_rows), file, indent=2)
-        table = markdown(fidelity_rows, attack_rows)
+            json.dump(dict(fidelity=fidelity_rows, textures=texture_rows, attack=attack_rows), file,
+                      indent=2)
+        table = markdown(fidelity_rows, texture_rows, attack_rows)
         with open(osp.join(args.out, 'report.md'), 'w') as file:
             file.write(table + '\n\n![x | Q(x)](reconstructions.png)\n')
         print(table)

