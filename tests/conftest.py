@@ -16,8 +16,7 @@ import mmdat  # noqa: F401
 from mmdat.models.data_preprocessors import DATIterationPlan
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-#: how far the bf16 decoder may put x̂ from taming's (``decoder='auto'`` resolves to it on a device
-#: with native bf16)
+#: how far the explicit bf16 decoder (``decoder='bf16'``) may put x̂ from taming's
 BF16_ATOL = 0.1
 YOLOV3_CONFIG = osp.join(mmdet.__path__[0], '.mim', 'configs', 'yolo',
                          'yolov3_mobilenetv2_8xb24-320-300e_coco.py')

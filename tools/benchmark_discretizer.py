@@ -43,7 +43,6 @@ SHIPPED_CHECKPOINTS = {
 PATHS = {
     'default': dict(),
     'taming decoder': dict(decoder='taming'),
-    'fast decoder': dict(decoder='fast'),
     'bf16 decoder': dict(decoder='bf16'),
     'sdpa encoder': dict(attention='sdpa'),
     'channels-last encoder': dict(channels_last=True),
@@ -166,9 +165,6 @@ def main() -> None:
         fit_codebook([reference_discretizer, *paths.values()], scene_images(2, args.size[0], 1))
     for discretizer in (reference_discretizer, *paths.values()):
         discretizer.network.to(device)
-    print('default path: ' + ', '.join(f'{label} -> {discretizer.decoder_path(device)} decoder'
-                                       for label, discretizer in paths.items()
-                                       if PATHS[label] == {}))
     reference = taming_chain(reference_discretizer.network)
     memory = PeakMemory(device)
     rows = []

@@ -19,7 +19,7 @@ DROPPED_KEY_PREFIXES = ('loss.', 'model_ema.', 'discriminator.')
 _REQUIRED_DDCONFIG_KEYS = ('ch', 'ch_mult', 'num_res_blocks', 'attn_resolutions', 'z_channels',
                            'resolution', 'in_channels', 'out_ch')
 _KEYS_SHOWN = 8
-DECODER_MODES = ('auto', 'fast', 'bf16', 'taming')
+DECODER_MODES = ('fast', 'bf16', 'taming')
 
 
 @MODELS.register_module()
@@ -55,11 +55,12 @@ class VQGANDiscretizer(BaseDiscretizer):
             the quantizer's distances stay fp32; many codes differ from fp32).
             Defaults to ``'fp32'``.
         decoder (str): how x̂ is decoded from the codes; no choice changes a code.
-            ``'fast'``: channels-last, fused SiLU, sdpa attention and sub-pixel upsampling convs
-            (x̂ within about 1e-4 of taming's). ``'bf16'``: the same under bfloat16 autocast
-            (x̂ within about 1e-2). ``'taming'``: taming's arithmetic, x̂ bit for bit.
-            ``'auto'``: ``'bf16'`` on devices with native bfloat16 (CUDA, CPUs with AVX512-BF16
-            or AMX), else ``'fast'``. Defaults to ``'auto'``. The speed of each choice is in
+            ``'fast'``: fp32 under PyTorch's defaults, as the official code decodes, with
+            channels-last, fused SiLU, sdpa attention and sub-pixel upsampling convs (x̂ within
+            about 1e-5 of taming's on a CPU). ``'bf16'``: the same under bfloat16 autocast, faster
+            where bf16 is native (CUDA, AVX512-BF16 / AMX CPUs) and x̂ off by up to a few 1e-2, so
+            the same config gives another x̂ than the official code. ``'taming'``: taming's
+            arithmetic, x̂ bit for bit. Defaults to ``'fast'``. The speed of each choice is in
             ``configs/vqgan/README.md``.
     """
 
@@ -74,7 +75,7 @@ class VQGANDiscretizer(BaseDiscretizer):
                  attention: str = 'taming',
                  channels_last: bool = False,
                  precision: str = 'fp32',
-                 decoder: str = 'auto') -> None:
+                 decoder: str = 'fast') -> None:
         self.preset = preset
         self.checkpoint = checkpoint
         self.model_kwargs = self._resolve_architecture(preset, ddconfig, n_embed, embed_dim,
@@ -211,9 +212,8 @@ class VQGANDiscretizer(BaseDiscretizer):
 
     def _decode(self, z_q: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """The configured decoder path (no gradient): z_q -> images in [0, 1] cropped to ``size``."""
-        decoder = self.decoder_path(z_q.device)
-        decoded = inference.decode(self._network_on(z_q.device), z_q, fast=decoder != 'taming',
-                                   bf16=decoder == 'bf16')
+        decoded = inference.decode(self._network_on(z_q.device), z_q, fast=self.decoder != 'taming',
+                                   bf16=self.decoder == 'bf16')
         return self._to_unit(decoded, size)
 
     @staticmethod
@@ -230,12 +230,6 @@ class VQGANDiscretizer(BaseDiscretizer):
     def _reconstruct(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z_q, codes = self._encode(images)
         return self._decode(z_q, images.shape[-2:]).contiguous(), codes
-
-    def decoder_path(self, device: torch.device) -> str:
-        """The decoder path used on ``device``: ``decoder`` with ``'auto'`` resolved."""
-        if self.decoder != 'auto':
-            return self.decoder
-        return 'bf16' if inference.native_bf16(device) else 'fast'
 
     def _encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         network = self._network_on(images.device)
