@@ -18,5 +18,6 @@ DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, locations=['mmdat.datas
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, locations=['mmdat.datasets'])
 TASK_UTILS = Registry('task util', parent=MMENGINE_TASK_UTILS, locations=['mmdat.models'])
 METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=['mmdat.evaluation'])
-# DAT's inner maximisation (``dat.attack`` and the adversarial evaluation): ``type='l2' | 'linf' | 'grad'``
-ATTACKS = Registry('attack', locations=['mmdat.models.attacks'])
+# DAT's inner maximisation (``dat.attack`` and the adversarial evaluation), under class names
+# (``type='L2Attack'``, ...), in mmengine's TASK_UTILS tree below mmdat's own
+ATTACKS = Registry('attack', parent=TASK_UTILS, scope='mmdat', locations=['mmdat.models.attacks'])

@@ -23,7 +23,7 @@ YOLOV3_CONFIG = osp.join(mmdet.__path__[0], '.mim', 'configs', 'yolo',
 DET_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True,
                 pad_size_divisor=32)
 IDENTITY_DAT = dict(discretizer=dict(type='mmdat.IdentityDiscretizer'),
-                    attack=dict(type='l2', eps=0.1, step_size=0.1, random_start_prob=0.0))
+                    attack=dict(type='L2Attack', eps=0.1, step_size=0.1, random_start_prob=0.0))
 TINY_VQGAN = dict(type='mmdat.VQGANDiscretizer',
                   ddconfig=dict(double_z=False, z_channels=8, resolution=64, in_channels=3, out_ch=3,
                                 ch=32, ch_mult=[1, 1, 2], num_res_blocks=1, attn_resolutions=[],

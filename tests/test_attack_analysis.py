@@ -27,7 +27,7 @@ def load_tool(filename):
 
 def tiny_view(shapes=((3, 40, 56), (3, 56, 40))):
     """A random YOLOv3 (eval mode) with the tiny VQGAN, and one batch as the attacks see it."""
-    model = build_det_model(dict(discretizer=TINY_VQGAN, attack=dict(type='l2')))
+    model = build_det_model(dict(discretizer=TINY_VQGAN, attack=dict(type='L2Attack')))
     model.eval()
     batch = model.data_preprocessor(copy.deepcopy(det_batch(list(shapes))), False)
     domain = PixelDomain.of(model.data_preprocessor)
@@ -59,7 +59,7 @@ def test_realism_measures_on_images_whose_answer_is_known():
 
 
 def test_attack_names_give_the_documented_configs():
-    assert attack_config('official-0.1') == dict(type='l2', eps=0.1, step_size=0.1, steps=1,
+    assert attack_config('official-0.1') == dict(type='L2Attack', eps=0.1, step_size=0.1, steps=1,
                                                  random_start_prob=0.8)
     assert attack_config('codeflip-0.05-k32-s2') == dict(type='CodeFlipAttack', fraction=0.05, steps=2,
                                                          neighbours=32, selection='gain')

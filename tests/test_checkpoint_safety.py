@@ -86,3 +86,42 @@ def test_download_links_get_a_file_name_in_the_cache(tmp_path, monkeypatch):
     link = cached_path_for_url('https://heibox.uni-heidelberg.de/d/a753/files/?p=%2Fckpts%2Flast.ckpt&dl=1')
     assert plain.endswith('checkpoints/vq-f8.zip')
     assert link.endswith('-last.ckpt') and osp.dirname(link) == osp.dirname(plain)
+
+
+@pytest.mark.parametrize('keep_mmengine', [False, True], ids=['mmdat-loaders', 'opted-out'])
+def test_importing_mmdat_keeps_stock_and_mmdat_checkpoints_loading(tmp_path, keep_mmengine):
+    """In a fresh process: a stock mmengine checkpoint (message hub included) and an mmdat one load
+    through mmengine's CheckpointLoader; with mmdat's loaders a code-executing pickle is refused
+    and its code does not run; ``MMDAT_KEEP_MMENGINE_LOADERS=1`` leaves mmengine's loader in place."""
+    import subprocess
+    import sys
+    hub = MessageHub.get_instance('stock_checkpoint')
+    hub.update_scalar('train/loss', 1.0)
+    torch.save({'meta': {'epoch': 1}, 'state_dict': {'w': torch.ones(2)},
+                'message_hub': hub.state_dict()}, tmp_path / 'stock.pth')
+    torch.save({'w': torch.ones(2)}, tmp_path / 'mmdat.pth')
+    torch.save({'payload': _RunsCode(tmp_path / 'pwned')}, tmp_path / 'evil.pth')
+    script = f'''
+import mmdat
+from mmengine.runner import CheckpointLoader
+from mmdat.utils.checkpoint import load_checkpoint_file
+print('mmdat loader' if CheckpointLoader._schemes[''] is load_checkpoint_file else 'mmengine loader')
+assert CheckpointLoader.load_checkpoint({str(tmp_path / 'mmdat.pth')!r})['w'].sum() == 2
+try:
+    stock = CheckpointLoader.load_checkpoint({str(tmp_path / 'stock.pth')!r})
+    print('stock loads', stock['meta']['epoch'])
+except Exception as err:
+    print('stock refused', type(err).__name__)
+try:
+    CheckpointLoader.load_checkpoint({str(tmp_path / 'evil.pth')!r})
+except Exception as err:
+    print('evil refused', type(err).__name__)
+'''
+    env = dict(os.environ, MMDAT_KEEP_MMENGINE_LOADERS='1' if keep_mmengine else '0')
+    output = subprocess.run([sys.executable, '-c', script], env=env, capture_output=True, text=True,
+                            timeout=300).stdout
+    if keep_mmengine:
+        assert 'mmengine loader' in output
+    else:
+        assert 'mmdat loader' in output and 'stock loads 1' in output
+        assert 'evil refused UnsafeCheckpointError' in output and not (tmp_path / 'pwned').exists()

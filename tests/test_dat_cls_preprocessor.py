@@ -47,7 +47,7 @@ def test_cls_validation_equals_stock():
 
 def test_cls_attack_changes_images_and_keeps_grads_clean():
     model = build_classifier(dict(IDENTITY_DAT, train_on='adv',
-                                  attack=dict(type='l2', eps=1.0, step_size=1.0)), batch_augments=None)
+                                  attack=dict(type='L2Attack', eps=1.0, step_size=1.0)), batch_augments=None)
     bind(model, DATIterationPlan(collect_stats=True))
     stock = build_classifier(None, batch_augments=None).data_preprocessor(cls_batch(), training=True)
     out = model.data_preprocessor(cls_batch(), training=True)

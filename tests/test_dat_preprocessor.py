@@ -49,13 +49,13 @@ def test_unknown_options_are_refused():
     with pytest.raises(KeyError, match='eps'):
         build_det_model(dict(IDENTITY_DAT, eps=0.1))
     with pytest.raises(ValueError, match='single attack step'):
-        build_det_model(dict(IDENTITY_DAT, train_on='fused', attack=dict(type='l2', steps=2)))
+        build_det_model(dict(IDENTITY_DAT, train_on='fused', attack=dict(type='L2Attack', steps=2)))
 
 
 @pytest.mark.parametrize('train_on', ['adv', 'clean+adv', 'separate', 'fused'])
 def test_padding_is_restored_bit_exactly(det_inputs, train_on):
     model = build_det_model(dict(IDENTITY_DAT, train_on=train_on,
-                                 attack=dict(type='l2', eps=5.0, step_size=5.0)))
+                                 attack=dict(type='L2Attack', eps=5.0, step_size=5.0)))
     stock = stock_twin(model)(copy.deepcopy(det_inputs), training=True)['inputs']
     bind(model)
     out = model.data_preprocessor(copy.deepcopy(det_inputs), training=True)
@@ -95,7 +95,7 @@ def test_attack_loss_is_the_full_yolov3_loss(det_inputs):
 def test_attack_raises_the_loss_more_than_random_noise_of_the_same_norm(det_inputs):
     eps = 4.0
     model = build_det_model(dict(IDENTITY_DAT, train_on='adv',
-                                 attack=dict(type='l2', eps=eps, step_size=eps, random_start_prob=0.0)))
+                                 attack=dict(type='L2Attack', eps=eps, step_size=eps, random_start_prob=0.0)))
     model.eval()
     dp = model.data_preprocessor
     bind(model, DATIterationPlan(collect_stats=True))
@@ -116,7 +116,8 @@ def test_attack_raises_the_loss_more_than_random_noise_of_the_same_norm(det_inpu
 
 
 def test_vqgan_discretizer_changes_visual_words_and_reports_them(det_inputs):
-    model = build_det_model(dict(discretizer=TINY_VQGAN, attack=dict(type='l2', eps=20.0, step_size=20.0)))
+    model = build_det_model(dict(discretizer=TINY_VQGAN,
+                                 attack=dict(type='L2Attack', eps=20.0, step_size=20.0)))
     bind(model, DATIterationPlan(collect_stats=True, num_visuals=2))
     model.data_preprocessor(det_inputs, training=True)
     report = model.data_preprocessor.dat_report
@@ -154,7 +155,7 @@ def test_fused_mode_has_no_x_hat_and_its_grid_leaves_the_q_panels_out(det_inputs
 
 def test_fused_gradient_is_clean_plus_adversarial_gradient(det_inputs):
     dat = dict(IDENTITY_DAT, train_on='fused', bn_mode='train',
-               attack=dict(type='l2', eps=2.0, step_size=2.0, random_start_prob=0.0))
+               attack=dict(type='L2Attack', eps=2.0, step_size=2.0, random_start_prob=0.0))
     model = build_det_model(dat)
     model.eval()  # BN statistics fixed, so the three passes see the same network
     wrapper = bind(model)
@@ -263,7 +264,7 @@ def test_separate_mode_respects_gradient_accumulation(det_inputs):
 def test_batch_fixed_size_padding_is_restored_bit_exactly(det_inputs):
     pad = [dict(type='BatchFixedSizePad', size=(160, 192))]
     model = build_det_model(dict(IDENTITY_DAT, train_on='adv',
-                                 attack=dict(type='l2', eps=5.0, step_size=5.0)),
+                                 attack=dict(type='L2Attack', eps=5.0, step_size=5.0)),
                             batch_augments=pad)
     stock = DetDataPreprocessor(mean=model.data_preprocessor.mean.flatten().tolist(),
                                 std=model.data_preprocessor.std.flatten().tolist(), bgr_to_rgb=True,
@@ -282,8 +283,8 @@ def test_batch_fixed_size_padding_is_restored_bit_exactly(det_inputs):
 def test_a_zero_strength_attack_skips_the_input_gradient_and_changes_nothing(
         det_inputs, train_on, monkeypatch):
     from mmdat.models.attacks import L2Attack, build_attack
-    attack = dict(type='l2', eps=0.0, step_size=0.0, random_start_prob=0.8)
-    assert build_attack(attack).is_null() and build_attack(dict(type='l2')).is_null(eps_scale=0.0)
+    attack = dict(type='L2Attack', eps=0.0, step_size=0.0, random_start_prob=0.8)
+    assert build_attack(attack).is_null() and build_attack(dict(type='L2Attack')).is_null(eps_scale=0.0)
     center = torch.rand(2, 3, 8, 8)
     # no autograd graph behind this loss: a run that took the input gradient would raise
     result = build_attack(attack).run(center, lambda images: images.sum().detach(),

@@ -217,9 +217,9 @@ def test_key_mismatch_error_lists_keys_and_architecture(tmp_path, taming_chain):
     message = str(error.value)
     assert 'mismatch.ckpt' in message
     assert 'custom architecture' in message and 'K=32' in message
-    assert '1 missing keys [quant_conv.bias]' in message
-    assert '1 unexpected keys [extra.weight]' in message
-    assert 'quantize.embedding.weight: checkpoint (64, 4) vs model (32, 4)' in message
+    assert '1 missing keys: quant_conv.bias' in message
+    assert '1 unexpected keys: extra.weight' in message
+    assert 'quantize.embedding.weight (64, 4) in the file vs (32, 4) in the model' in message
 
 
 def test_key_mismatch_error_names_preset_and_truncates(tmp_path, taming_chain):

@@ -207,7 +207,7 @@ def test_effdet_conversion_refuses_unknown_keys_and_keeps_coco80():
 def test_fixed_size_padding_is_restored_bit_exactly_and_only_the_image_attacked():
     inputs = det_batch([(3, 70, 90), (3, 96, 64)])
     model = lite0_dat_model(dict(IDENTITY_DAT, train_on='adv',
-                                 attack=dict(type='l2', eps=5.0, step_size=5.0)))
+                                 attack=dict(type='L2Attack', eps=5.0, step_size=5.0)))
     dp = model.data_preprocessor
     stock = DetDataPreprocessor(mean=dp.mean.flatten().tolist(), std=dp.std.flatten().tolist(),
                                 bgr_to_rgb=True, pad_size_divisor=128,
@@ -227,7 +227,7 @@ def test_attack_raises_efficientdets_full_loss_more_than_noise():
     eps = 4.0
     inputs = det_batch([(3, 100, 128), (3, 128, 96)])
     model = lite0_dat_model(dict(IDENTITY_DAT, train_on='adv',
-                                 attack=dict(type='l2', eps=eps, step_size=eps,
+                                 attack=dict(type='L2Attack', eps=eps, step_size=eps,
                                              random_start_prob=0.0)))
     model.eval()
     dp = model.data_preprocessor

@@ -49,3 +49,15 @@ def test_version_check_names_the_package_and_the_fix(monkeypatch):
 def test_version_check_passes_on_the_installed_stack():
     version_check.check_versions()
     assert mmdat.__version__
+
+
+@pytest.mark.parametrize('scope', ['mmdet', 'mmpretrain', 'mmengine'])
+def test_attacks_build_by_class_name_under_any_default_scope(scope):
+    from mmdat.models.attacks import ATTACKS, L2Attack, LinfAttack, build_attack
+    init_default_scope(scope)
+    assert type(build_attack(dict(type='L2Attack', eps=0.1))) is L2Attack
+    assert type(build_attack(dict(type='mmdat.LinfAttack', eps=0.1))) is LinfAttack
+    assert sorted(ATTACKS.module_dict) == ['CodeFlipAttack', 'GradAttack', 'L2Attack', 'LatentPGDAttack',
+                                           'LinfAttack', 'QuantizedPGDAttack']
+    with pytest.raises(KeyError, match="'l2' \\(renamed 'L2Attack'\\); registered attacks: CodeFlipAttack"):
+        build_attack(dict(type='l2'))

@@ -72,19 +72,27 @@ def test_test_tool_reports_coco_map(scratch):
     assert osp.isfile(osp.join(scratch, 'test', 'predictions.pkl'))
 
 
-def test_bad_config_path_gives_one_readable_line(scratch):
-    proc = run_tool('train.py', 'configs/does_not_exist.py', cwd=scratch, check=False)
-    assert proc.returncode != 0
-    assert 'mmdat: error: config file not found: configs/does_not_exist.py' in proc.stderr
-
-
-def test_unknown_type_gives_one_readable_line_before_the_traceback(scratch):
-    proc = run_tool('train.py', PLAIN, '--work-dir', osp.join(scratch, 'bad'), '--cfg-options',
-                    'model.neck.type=NoSuchNeck', cwd=scratch, check=False)
-    assert proc.returncode != 0
-    line = next(text for text in proc.stderr.splitlines() if text.startswith('mmdat: error:'))
-    assert 'unknown component type' in line and 'NoSuchNeck' in line
-    assert proc.stderr.index('mmdat: error:') < proc.stderr.index('Traceback')
+@pytest.mark.parametrize('tool,args,names', [
+    ('train.py', ['configs/does_not_exist.py'], 'config file not found: configs/does_not_exist.py'),
+    ('train.py', [PLAIN, '--cfg-options', 'model.neck.type=NoSuchNeck'], 'NoSuchNeck'),
+    ('train.py', [DAT, '--cfg-options', 'model.data_preprocessor.dat.train_on=bogus'], 'bogus'),
+    ('train.py', [DAT, '--cfg-options', 'model.data_preprocessor.dat.attack.type=NoSuchAttack'],
+     'NoSuchAttack'),
+    ('test_robustness.py', [PLAIN, 'missing.pth', '--out', 'rob'], 'checkpoint file not found'),
+    ('analysis/discretizer_report.py', ['--out', 'report', '--discretizer', 'no-such-preset=x.pth'],
+     'no-such-preset')], ids=['config', 'type', 'value', 'attack', 'checkpoint', 'preset'])
+def test_a_bad_input_gives_one_error_line_and_exit_status_2(scratch, tool, args, names):
+    """No traceback: one ``mmdat: error:`` line that names what is wrong, a hint, status 2; with
+    ``MMDAT_DEBUG=1`` the traceback is shown."""
+    work_dir = ['--work-dir', osp.join(scratch, 'bad')] if tool == 'train.py' else []
+    proc = run_tool(tool, *args, *work_dir, cwd=scratch, check=False)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith('mmdat: error:')]
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert len(errors) == 1 and names in errors[0], proc.stderr[-3000:]
+    assert 'Traceback' not in proc.stderr and '--debug' in proc.stderr
+    if tool == 'train.py' and 'bogus' in args[-1]:
+        debug = run_tool(tool, *args, *work_dir, '--debug', cwd=scratch, check=False)
+        assert debug.returncode != 0 and 'Traceback' in debug.stderr and 'bogus' in debug.stderr
 
 
 def test_resnet_with_mixup_trains_with_dat_and_draws_grids(scratch):

@@ -139,7 +139,8 @@ def test_dat_train_step_runs_on_faster_rcnn(train_on):
 def test_attack_raises_the_full_two_stage_loss_more_than_random_noise_of_the_same_norm():
     eps = 4.0
     model = build_faster_rcnn(dict(IDENTITY_DAT, train_on='adv',
-                                   attack=dict(type='l2', eps=eps, step_size=eps, random_start_prob=0.0)))
+                                   attack=dict(type='L2Attack', eps=eps, step_size=eps,
+                                               random_start_prob=0.0)))
     dp = model.data_preprocessor
     batch = two_stage_batch()
     bind(model, DATIterationPlan(collect_stats=False))
@@ -165,7 +166,8 @@ def test_attack_raises_the_full_two_stage_loss_more_than_random_noise_of_the_sam
 def test_attack_direction_is_the_gradient_of_rpn_plus_roi_terms():
     eps = 1.0
     model = build_faster_rcnn(dict(IDENTITY_DAT, train_on='adv',
-                                   attack=dict(type='l2', eps=eps, step_size=eps, random_start_prob=0.0)))
+                                   attack=dict(type='L2Attack', eps=eps, step_size=eps,
+                                               random_start_prob=0.0)))
     dp = model.data_preprocessor
     batch = two_stage_batch()
     bind(model, DATIterationPlan(collect_stats=False))

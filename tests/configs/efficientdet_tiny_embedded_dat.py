@@ -7,6 +7,6 @@ model = dict(
         dat=dict(
             discretizer=dict(type='mmdat.VQGANDiscretizer', preset='embedded-tiny-f4-4096',
                              checkpoint='{{ fileDirname }}/../../checkpoints/vqgan_tiny_f4_embedded.pth'),
-            attack=dict(type='l2', eps=0.5, step_size=0.5, random_start_prob=0.8),
+            attack=dict(type='L2Attack', eps=0.5, step_size=0.5, random_start_prob=0.8),
             train_on='clean+adv')))
 custom_hooks = [dict(type='mmdat.DATHook', stats_interval=1, vis_interval=0)]

@@ -181,7 +181,7 @@ def attack_statistics(cfg, model, discretizers, eps_values, num_images, seed) ->
     rows = []
     for name, discretizer in discretizers.items():
         for eps in eps_values:
-            attack = build_attack(dict(type='l2', eps=eps, step_size=eps, steps=1,
+            attack = build_attack(dict(type='L2Attack', eps=eps, step_size=eps, steps=1,
                                        random_start_prob=0.8))
             generator = torch.Generator().manual_seed(seed)
             totals = dict(loss_x=0.0, loss_xhat=0.0, loss_adv=0.0, loss_noise=0.0,

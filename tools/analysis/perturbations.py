@@ -68,7 +68,7 @@ def example_sets(views: list, discretizer, official_eps: float, codeflip: str, s
         official_dae, official_codes, _ = adversarial_example(official, discretizer, view, x_hat, generator)
         flip_dae, flip_codes, _ = adversarial_example(flip, discretizer, view, x_hat, generator)
         budget = float(per_sample_norm((flip_dae - x) * valid).mean())
-        pgd = build_attack(dict(type='l2', eps=budget, step_size=2.5 * budget / 10, steps=10,
+        pgd = build_attack(dict(type='L2Attack', eps=budget, step_size=2.5 * budget / 10, steps=10,
                                 random_start_prob=0.0))
         pae, _, _ = adversarial_example(pgd, None, view, x_hat, generator, perturb_at='x')
         positions = position_mask(valid, discretizer.downsample_factor)

@@ -9,6 +9,6 @@ dat = dict(
         type='mmdat.VQGANDiscretizer',
         preset='embedded-small-f4-4096',
         checkpoint='{{ fileDirname }}/../../../checkpoints/vqgan_small_f4_embedded.pth'),
-    attack=dict(type='l2', eps=0.1, step_size=0.1, steps=1, random_start_prob=0.8),
+    attack=dict(type='L2Attack', eps=0.1, step_size=0.1, steps=1, random_start_prob=0.8),
     train_on='clean+adv',
     bn_mode='train')

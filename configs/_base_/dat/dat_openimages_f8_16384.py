@@ -10,6 +10,6 @@ dat = dict(
         preset='openimages-f8-16384',
         checkpoint='checkpoints/vq-f8.zip',  # latent-diffusion's vq-f8.zip, or the preset's url
         chunk_size=8),
-    attack=dict(type='l2', eps=0.1, step_size=0.1, steps=1, random_start_prob=0.8),
+    attack=dict(type='L2Attack', eps=0.1, step_size=0.1, steps=1, random_start_prob=0.8),
     train_on='clean+adv',
     bn_mode='train')

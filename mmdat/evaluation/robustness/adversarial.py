@@ -45,7 +45,8 @@ class AttackSpec:
             steps = self.steps
             step_size = self.step_size if self.step_size is not None else 2.5 * self.eps / steps
             start = 1.0
-        return dict(type=self.norm, eps=self.eps, step_size=step_size, steps=steps,
+        return dict(type={'linf': 'LinfAttack', 'l2': 'L2Attack'}[self.norm], eps=self.eps,
+                    step_size=step_size, steps=steps,
                     random_start_prob=start)
 
 

@@ -35,7 +35,7 @@ def attack_config(name: str) -> Dict:
         raise ValueError(usage)
     steps = options.get('s')
     if kind == 'official':
-        return dict(type='l2', eps=budget, step_size=budget, steps=steps or 1, random_start_prob=0.8)
+        return dict(type='L2Attack', eps=budget, step_size=budget, steps=steps or 1, random_start_prob=0.8)
     if kind in ('codeflip', 'randomflip'):
         return dict(type='CodeFlipAttack', fraction=budget, steps=steps or 1, neighbours=options.get('k'),
                     selection='gain' if kind == 'codeflip' else 'random')

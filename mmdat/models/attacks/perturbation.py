@@ -164,7 +164,7 @@ class BaseAttack:
         return AttackResult(delta=delta, start_loss=start_loss, finite=finite)
 
 
-@ATTACKS.register_module(name='l2')
+@ATTACKS.register_module()
 class L2Attack(BaseAttack):
     """The official DAT attack: normalised L2 steps, projection onto the eps-ball, clamp to [0, 1].
 
@@ -211,7 +211,7 @@ class L2Attack(BaseAttack):
         return (center + offset).clamp(0, 1)
 
 
-@ATTACKS.register_module(name='grad')
+@ATTACKS.register_module()
 class GradAttack(BaseAttack):
     """The paper's Eq. 5 read literally: δ = α·∇L, unbounded, clamped to [0, 1].
 
@@ -236,7 +236,7 @@ class GradAttack(BaseAttack):
         return (point + self.alpha * eps_scale * grad).clamp(0, 1)
 
 
-@ATTACKS.register_module(name='linf')
+@ATTACKS.register_module()
 class LinfAttack(BaseAttack):
     """Sign-gradient steps in an L∞ box of half-width ``eps`` (FGSM with one step of ``eps``, PGD
     with several and a random start), clamped to [0, 1]. Used by the adversarial evaluation.
@@ -274,14 +274,24 @@ class LinfAttack(BaseAttack):
         return (center + (point - center).clamp(-eps, eps)).clamp(0, 1)
 
 
+#: the attack names of mmdat before 2026-12-07, for the error message of an old config
+_OLD_NAMES = {'l2': 'L2Attack', 'linf': 'LinfAttack', 'grad': 'GradAttack'}
+
+
 def build_attack(cfg: dict) -> BaseAttack:
-    """Build an attack from ``dict(type=..., **kwargs)``: ``'l2'``, ``'linf'``, ``'grad'``, or the
-    attacks that see the discretizer, ``'CodeFlipAttack'``, ``'LatentPGDAttack'`` and
-    ``'QuantizedPGDAttack'`` (``ATTACKS``)."""
-    cfg = dict(cfg)
-    cfg.setdefault('type', 'l2')
-    cfg.setdefault('_scope_', 'mmdat')  # found directly, whatever the config's default scope
-    if ATTACKS.get(cfg['type']) is None:
-        raise KeyError(f"unknown DAT attack type {cfg['type']!r}; choose one of "
-                       f'{sorted(ATTACKS.module_dict)}')
-    return ATTACKS.build(cfg)
+    """Build an attack from ``dict(type=<class name>, **kwargs)``: ``'L2Attack'`` (the default),
+    ``'LinfAttack'``, ``'GradAttack'``, or an attack that sees the discretizer
+    (``'CodeFlipAttack'``, ``'LatentPGDAttack'``, ``'QuantizedPGDAttack'``). The name is looked up in
+    ``ATTACKS`` itself, whatever the config's default scope.
+
+    Raises:
+        KeyError: for an unknown type; the message lists the registered names.
+    """
+    kwargs = dict(cfg)
+    name = kwargs.pop('type', 'L2Attack')
+    attack_class = ATTACKS.get(name) if isinstance(name, str) else name
+    if attack_class is None:
+        renamed = f' (renamed {_OLD_NAMES[name]!r})' if name in _OLD_NAMES else ''
+        raise KeyError(f'unknown DAT attack type {name!r}{renamed}; registered attacks: '
+                       f'{", ".join(sorted(ATTACKS.module_dict))}')
+    return attack_class(**kwargs)

@@ -126,8 +126,8 @@ class DATPreprocessorMixin:
     The ``dat`` dict:
         discretizer (dict): the frozen Q, e.g. ``dict(type='mmdat.VQGANDiscretizer', preset=...,
             checkpoint=...)``. Kept outside the module tree: never in checkpoints or EMA copies.
-        attack (dict): ``dict(type='l2', eps=0.1, step_size=0.1, steps=1, random_start_prob=0.8)``
-            (official), ``dict(type='grad', alpha=0.1)`` (Eq. 5), or an attack with Q in the loop:
+        attack (dict): ``dict(type='L2Attack', eps=0.1, step_size=0.1, steps=1, random_start_prob=0.8)``
+            (official), ``dict(type='GradAttack', alpha=0.1)`` (Eq. 5), or an attack with Q in the loop:
             ``dict(type='CodeFlipAttack', fraction=0.05)``, ``'LatentPGDAttack'``,
             ``'QuantizedPGDAttack'`` (not with ``'fused'``). See :mod:`mmdat.models.attacks`.
         train_on (str): ``'clean+adv'`` (official objective; one concatenated batch, data samples
@@ -163,7 +163,7 @@ class DATPreprocessorMixin:
             if value not in choices:
                 raise ValueError(f'dat.{name} must be one of {choices}, but got {value!r}')
         self.discretizer = MODELS.build(dat['discretizer'])
-        self.attack = build_attack(dat.get('attack', dict(type='l2')))
+        self.attack = build_attack(dat.get('attack', dict(type='L2Attack')))
         self.attack.bind_discretizer(self.discretizer)
         if self.train_on == 'fused' and not self.attack.fused_compatible:
             raise ValueError(f"train_on='fused' takes its attack direction from the clean backward, but "

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from mmdat.registry import MODELS
-from mmdat.utils.checkpoint import name_keys
+from mmdat.utils.checkpoint import describe_mismatch, name_keys
 from . import inference
 from .base import BaseDiscretizer
 from .presets import VQGAN_PRESETS, describe_architecture, get_vqgan_preset
@@ -332,20 +332,9 @@ def load_vqgan_weights(network: TamingVQGAN, checkpoint: str, context: str) -> N
         raise RuntimeError(f'could not load VQGAN checkpoint {checkpoint!r} for {context}: '
                            f'{type(err).__name__}: {err}') from err
     state_dict = _vqgan_state_dict(loaded, checkpoint)
-    expected = network.state_dict()
-    missing = sorted(expected.keys() - state_dict.keys())
-    unexpected = sorted(state_dict.keys() - expected.keys())
-    wrong_shapes = [
-        f'{key}: checkpoint {tuple(state_dict[key].shape)} vs model {tuple(expected[key].shape)}'
-        for key in sorted(expected.keys() & state_dict.keys())
-        if state_dict[key].shape != expected[key].shape
-    ]
-    if missing or unexpected or wrong_shapes:
-        raise ValueError(
-            f'VQGAN checkpoint {checkpoint!r} does not match {context}: '
-            f'{_key_summary("missing keys", missing)}; '
-            f'{_key_summary("unexpected keys", unexpected)}; '
-            f'{_key_summary("shape mismatches", wrong_shapes)}')
+    mismatch = describe_mismatch(state_dict, network.state_dict(), shown=_KEYS_SHOWN)
+    if mismatch:
+        raise ValueError(f'VQGAN checkpoint {checkpoint!r} does not match {context}: {mismatch}')
     network.load_state_dict(state_dict, strict=True)
 
 
@@ -366,7 +355,3 @@ def _vqgan_state_dict(loaded: object, checkpoint: str) -> dict:
         return generator
     return {key: value for key, value in state_dict.items()
             if not key.startswith(DROPPED_KEY_PREFIXES)}
-
-
-def _key_summary(label: str, keys: list[str]) -> str:
-    return f'{len(keys)} {label}' + (f' [{name_keys(keys, _KEYS_SHOWN)}]' if keys else '')
