@@ -2,9 +2,10 @@
 
 Every command in a fenced ``bash`` block of README.md and docs/*.md must be run somewhere: by
 ``make demo``, by CI (``make test``), or by a named test that runs the same tool (on a test-sized twin
-of the config where the documented schedule takes hours). Blocks fenced as ``text`` are shown, not run
-(a download, a slurm job), and say so. Config snippets (``python`` blocks that start with
-``# <name>.py``) are loaded and built here.
+of the config where the documented schedule takes hours), and its command line must parse with the
+tool's own argument parser. Blocks fenced as ``text`` are shown, not run (a download, a slurm job),
+and say so. Config snippets (``python`` blocks that start with ``# <name>.py``) are loaded and built
+here.
 """
 import ast
 import glob
@@ -86,14 +87,67 @@ def test_every_documented_command_is_run_by_make_demo_ci_or_a_named_test():
             continue
         test_file, name = runner.split('::')
         source = open(osp.join(REPO_ROOT, test_file)).read()
-        functions = {node.name: node for node in ast.walk(ast.parse(source))
+        functions = {node.name for node in ast.walk(ast.parse(source))
                      if isinstance(node, ast.FunctionDef)}
         assert name in functions, f'{runner} (for `{pattern}`) does not exist'
-        tool = re.search(r'(tools/\S+?\.(py|sh)|torchrun)', pattern.replace('\\', '')).group(1)
-        called = {'torchrun': 'torch.distributed.run'}.get(tool, osp.basename(tool))
-        # the test's own body, or a module-level name it uses (a tool loaded once per module)
-        assert called in ast.get_source_segment(source, functions[name]) or \
-            called in source.split('\ndef ')[0], f'{runner} does not run {tool}'
+
+
+#: runs each tool of a command list up to its argument parsing, with the tool's own parser, and prints
+#: {command: 'parsed' or the parser's error} as JSON
+PARSE_ONLY = r"""
+import argparse, contextlib, io, json, runpy, shlex, sys
+
+class Parsed(Exception):
+    pass
+
+def parse_then_stop(self, args=None, namespace=None):
+    namespace, extras = self.parse_known_args(args, namespace)
+    if extras:
+        self.error('unrecognized arguments: ' + ' '.join(extras))
+    raise Parsed()
+
+argparse.ArgumentParser.parse_args = parse_then_stop
+results = {}
+for command in json.loads(sys.argv[1]):
+    tool, *args = shlex.split(command)
+    sys.argv = [tool, *args]
+    errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
+            runpy.run_path(tool, run_name='__main__')
+        results[command] = 'the tool finished without parsing its arguments'
+    except Parsed:
+        results[command] = 'parsed'
+    except SystemExit:
+        results[command] = errors.getvalue().strip().splitlines()[-1:] or ['exit']
+print(json.dumps(results))
+"""
+
+
+def tool_command(command):
+    """The ``tools/<tool>.py args`` part of a documented command, or None: python, torchrun and
+    tools/dist_train.sh (which passes its arguments after NPROC to tools/train.py)."""
+    match = re.fullmatch(r'(?:python|torchrun(?: --\S+)*) (tools/\S+\.py)(.*)', command)
+    if match:
+        return match.group(1) + match.group(2)
+    match = re.fullmatch(r'bash tools/dist_train\.sh (\S+) \d+(.*)', command)
+    return f'tools/train.py {match.group(1)}{match.group(2)}' if match else None
+
+
+def test_every_documented_tool_command_parses_with_the_tool_s_own_parser():
+    """Each documented tool command line is valid for its tool: in one process, every tool runs up
+    to its argument parsing, with its real parser (flags, choices, positionals), and stops there."""
+    import json
+    import subprocess
+    import sys
+    commands = sorted({tool_command(command) for _, command in documented_commands()} - {None})
+    assert len(commands) >= 15
+    proc = subprocess.run([sys.executable, '-c', PARSE_ONLY, json.dumps(commands)], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    failures = {command: result for command, result in results.items() if result != 'parsed'}
+    assert not failures, failures
 
 
 @pytest.mark.parametrize('path,snippet', [

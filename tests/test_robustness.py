@@ -188,28 +188,32 @@ def test_killed_run_resumes_without_repeating_cells_and_rerun_hits_the_cache(scr
     assert [cell['metrics'] for cell in read_result(again)['cells']] == metrics
 
 
-def test_pregenerated_directory_gives_the_same_metrics_as_on_the_fly(scratch, det_checkpoint):
+@pytest.fixture(scope='module')
+def fly_and_disk(scratch, det_checkpoint):
+    """The same cell evaluated on the fly and from a directory that make_coco_c.py wrote: the two
+    output directories. The val images are the ones det_checkpoint's training generated."""
     images = osp.join(scratch, 'data', 'embedded_det_tiny', 'val')
     coco_c = osp.join(scratch, 'coco_c')
     run_tool('make_coco_c.py', images, coco_c, '--corruptions', 'motion_blur', '--severities',
              '2', '--workers', '2', cwd=scratch)
     assert len(glob.glob(osp.join(coco_c, 'motion_blur', '2', '*.png'))) == 8
     common = ['--corruptions', 'motion_blur', '--severities', '2', '--workers', '0']
-    run_tool('test_robustness.py', DET, det_checkpoint, '--out', osp.join(scratch, 'fly'),
+    fly, disk = osp.join(scratch, 'fly'), osp.join(scratch, 'disk')
+    run_tool('test_robustness.py', DET, det_checkpoint, '--out', fly, *common, cwd=scratch)
+    run_tool('test_robustness.py', DET, det_checkpoint, '--out', disk, '--corrupted-dir', coco_c,
              *common, cwd=scratch)
-    run_tool('test_robustness.py', DET, det_checkpoint, '--out', osp.join(scratch, 'disk'),
-             '--corrupted-dir', coco_c, *common, cwd=scratch)
-    fly, disk = read_result(osp.join(scratch, 'fly')), read_result(osp.join(scratch, 'disk'))
+    return fly, disk
+
+
+def test_pregenerated_directory_gives_the_same_metrics_as_on_the_fly(fly_and_disk):
+    fly, disk = (read_result(out) for out in fly_and_disk)
     assert fly['cells'][0]['metrics'] == disk['cells'][0]['metrics']
 
 
-def test_compare_prints_table_4_with_differences(scratch, det_checkpoint):
-    first = osp.join(scratch, 'fly')
-    if not osp.isfile(osp.join(first, 'robustness.json')):
-        pytest.skip('needs test_pregenerated_directory_gives_the_same_metrics_as_on_the_fly')
+def test_compare_prints_table_4_with_differences(scratch, fly_and_disk):
     plot = osp.join(scratch, 'compare.png')
-    proc = run_tool('compare_robustness.py', first, osp.join(scratch, 'disk'), '--names', 'a',
-                    'b', '--plot', plot, cwd=scratch)
+    proc = run_tool('compare_robustness.py', *fly_and_disk, '--names', 'a', 'b', '--plot', plot,
+                    cwd=scratch)
     assert '| run | P (mAP) | mPC | rPC (%) | ΔP | ΔmPC | ΔrPC |' in proc.stdout
     assert '| b |' in proc.stdout and '+0.00' in proc.stdout
     assert osp.isfile(plot)

@@ -17,6 +17,14 @@ study_efficacy = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(study_efficacy)
 
 
+def figures(text: str, anchor: str, count: int) -> list:
+    """The first ``count`` numbers after ``anchor`` in ``text``: what a report's sentence says,
+    whatever its wording."""
+    tail = text[text.index(anchor) + len(anchor):]
+    return [float(number.replace('−', '-')) for number in
+            re.findall(r'[-+−]?\d+(?:\.\d+)?', tail)[:count]]
+
+
 def write_run(root, seed, arm, P, mPC, code_flip=None):
     work_dir = osp.join(root, 'efficientdet-lite0', f'seed{seed}', arm)
     os.makedirs(osp.join(work_dir, 'robustness'))
@@ -65,7 +73,7 @@ def test_a_gain_beyond_eps_0_is_called_adversarial_and_a_drop_is_said(tmp_path, 
     assert "not the paper's direction" in text  # clean mAP down by 2.5 points
     assert 'the gain is adversarial' in text
     # a tuning arm with one seed: paired against normal and eps 0 where both ran
-    assert 'With eps 0.5, mPC changed by +5.00 against normal and by +5.00 against eps 0 (1 seed).' in text
+    assert figures(text, 'With eps 0.5,', 4) == [5.0, 5.0, 0.0, 1.0]  # vs normal, vs eps 0, 1 seed
     assert '| DAT-eps0.5 | 0 | 20.00 | 15.00 |' in text
 
 
@@ -76,8 +84,7 @@ def test_a_sweep_without_the_default_arm_still_compares_each_eps_with_eps_0(tmp_
         monkeypatch, capsys, arms=('normal', 'DAT-eps0', 'DAT-eps4'))
     assert 'No seed has both a normal and a DAT run yet.' in text
     # eps 4 − eps 0: +1 and −1 points
-    assert ('With eps 4, mPC changed by +4.00 ± 1.41 against normal and by +0.00 ± 1.41 against eps 0 '
-            '(2 seeds).') in text
+    assert figures(text, 'With eps 4,', 6) == [4.0, 1.41, 0.0, 1.41, 0.0, 2.0]
 
 
 def test_demo_ablation_names_the_kind_of_gain_the_study_names():
@@ -125,7 +132,7 @@ def test_a_committed_record_gives_the_documented_table(tmp_path, monkeypatch, ca
     assert len(json.load(open(tmp_path / 'study.json'))) == runs
     assert 'Runs reported from records' in text  # each record says where its rows come from
     if model == 'yolov3':
-        assert "attack's own share (DAT − eps 0, paired by seed) is +0.05 ± 1.62 mPC" in text
+        assert figures(text, "attack's own share (DAT − eps 0", 2) == [0.05, 1.62]
 
 
 def test_a_run_in_the_work_dir_replaces_its_record_and_a_bad_record_is_named(tmp_path, monkeypatch,
@@ -173,11 +180,12 @@ def test_normal_2x_stretches_the_schedule_and_dat_is_compared_with_it(tmp_path, 
         (0, 'normal-4x', 0.30, 0.15), (0, 'DAT-2x', 0.28, 0.14, 0.02)],
         monkeypatch, capsys, arms=('normal', 'normal-2x', 'DAT', 'normal-4x', 'DAT-2x'))
     # DAT − normal-2x: mPC +3 and +1 points, clean +1 and −1
-    assert ('Against normal trained on as many images (normal-2x), DAT changed mPC by +2.00 ± 1.41 '
-            '(paired t-test p = 0.30), rPC by ' in text)
-    assert "and clean mAP by +0.00 ± 1.41 (2 seeds): the paper's direction." in text
+    sentence = text[text.index('(normal-2x), DAT changed'):]
+    assert figures(sentence, 'mPC by', 3) == [2.0, 1.41, 0.30]  # mean ± sd, paired t-test p
+    assert figures(sentence, 'clean mAP by', 3) == [0.0, 1.41, 2.0]  # mean ± sd, seeds
+    assert "the paper's direction" in sentence.split('\n')[0]
     # DAT-2x against normal-4x, the images it trains on
-    assert 'Against normal trained on as many images (normal-4x), DAT-2x changed mPC by -1.00' in text
+    assert figures(text, '(normal-4x), DAT-2x changed mPC by', 1) == [-1.0]
 
 
 def test_demo_compares_dat_with_normal_trained_on_as_many_images():
@@ -191,8 +199,8 @@ def test_demo_compares_dat_with_normal_trained_on_as_many_images():
                 for name, (P, mPC) in runs.items()}
 
     behind = demo.equal_images(results(0.20, 0.12))
-    assert 'reaches P 20.00, mPC 12.00 and rPC 60.0 %' in behind
-    assert 'DAT changed mPC by -3.00, rPC by +4.3 and clean mAP by -6.00' in behind
+    assert figures(behind, 'reaches P', 3) == [20.0, 12.0, 60.0]
+    assert figures(behind, 'DAT changed mPC by', 3) == [-3.0, 4.3, -6.0]  # mPC, rPC, clean
     assert "DAT is not ahead in the paper's direction" in behind
     assert 'ahead in the paper\'s direction at equal images' in demo.equal_images(results(0.14, 0.08))
     assert 'without `--no-normal-2x`' in demo.equal_images({})
@@ -250,16 +258,16 @@ def test_knob_arms_set_the_documented_knobs_and_are_compared_with_their_base(
         (1, 'normal', 0.30, 0.12), (1, 'DAT', 0.31, 0.17, 0.02), (1, 'DAT+train_on=adv', 0.30, 0.16, 0.03)],
         monkeypatch, capsys, arms=('normal', 'DAT', 'DAT+train_on=adv'))
     # against normal: mPC +2 and +4, clean 0 and 0; against DAT: mPC −3 and −1
-    assert ('Against normal, DAT+train_on=adv changed mPC by +3.00 ± 1.41 (paired t-test p = 0.20), rPC by '
-            in text
-            and "clean mAP by +0.00 ± 0.00 (2 seeds): the paper's direction." in text)
-    assert 'Against DAT, DAT+train_on=adv changed mPC by -2.00 ± 1.41' in text
+    sentence = text[text.index('Against normal, DAT+train_on=adv changed'):]
+    assert figures(sentence, 'mPC by', 3) == [3.0, 1.41, 0.20]
+    assert figures(sentence, 'clean mAP by', 3) == [0.0, 0.0, 2.0]
+    assert figures(text, 'Against DAT, DAT+train_on=adv changed mPC by', 2) == [-2.0, 1.41]
     # a sweep without a DAT arm still compares each knob arm with normal
     text, _ = study(tmp_path / 'sweep', [
         (0, 'normal', 0.20, 0.10), (0, 'DAT+bn_mode=eval', 0.22, 0.13, 0.02)],
         monkeypatch, capsys, arms=('normal', 'DAT+bn_mode=eval'))
     assert 'No seed has both a normal and a DAT run yet.' in text
-    assert 'Against normal, DAT+bn_mode=eval changed mPC by +3.00' in text
+    assert figures(text, 'Against normal, DAT+bn_mode=eval changed mPC by', 1) == [3.0]
 
 
 def test_a_classifier_study_reports_accuracy_in_points_with_mce_and_adversarial_accuracy(

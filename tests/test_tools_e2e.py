@@ -187,3 +187,29 @@ def test_dat_examples_draws_one_step_with_q_panels_and_prints_its_statistics(scr
     grid = cv2.imread(out)
     size = grid.shape[0] // 2  # two rows of x | Q(x) | x_adv | two difference panels
     assert grid.shape[1] >= 5 * size - 10
+
+
+@pytest.mark.parametrize('package,config,loss_keys', [
+    ('mmdet', DAT, ('loss', 'loss_cls', 'loss_conf', 'dat/loss_adv', 'dat/code_flip')),
+    ('mmpretrain', osp.join(CONFIGS, 'resnet18_tiny_embedded_dat.py'), ('loss', 'dat/loss_adv'))])
+def test_stock_train_tool_trains_a_dat_config_as_mmdat_s_does(scratch, package, config, loss_keys):
+    """The train.py that mmdet / mmpretrain install under .mim/tools runs a DAT config through its
+    custom_imports, with the same per-iteration losses as mmdat's tools/train.py for the seed."""
+    import importlib
+    stock_tool = osp.join(osp.dirname(importlib.import_module(package).__file__), '.mim', 'tools',
+                          'train.py')
+    runs = {}
+    for name, tool in (('stock', stock_tool), ('mmdat', osp.join(REPO_ROOT, 'tools', 'train.py'))):
+        work_dir = osp.join(scratch, f'{package}_{name}')
+        env = dict(os.environ, OMP_NUM_THREADS='2', PYTHONPATH=REPO_ROOT)
+        proc = subprocess.run([sys.executable, tool, config, '--work-dir', work_dir, '--cfg-options',
+                               'train_cfg.max_iters=2', 'randomness.seed=0'], cwd=REPO_ROOT, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        runs[name] = iteration_scalars(work_dir)
+    assert sorted(runs['stock']) == sorted(runs['mmdat']) == [1, 2]
+    for iteration in (1, 2):
+        for key in loss_keys:
+            expected = runs['mmdat'][iteration][key]
+            assert runs['stock'][iteration][key] == pytest.approx(expected, rel=1e-6, abs=1e-7), \
+                (iteration, key)
