@@ -29,6 +29,7 @@ from mmdat.apis import ConfigError, readable_errors
 SHIPPED = {
     'embedded-tiny-f8-512': 'checkpoints/vqgan_tiny_f8_embedded.pth',
     'embedded-tiny-f4-4096': 'checkpoints/vqgan_tiny_f4_embedded.pth',
+    'embedded-small-f4-4096': 'checkpoints/vqgan_small_f4_embedded.pth',
 }
 
 

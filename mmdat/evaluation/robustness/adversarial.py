@@ -10,10 +10,8 @@ from mmengine.runner import Runner
 from mmdat.models.attacks import build_attack
 from mmdat.models.full_loss import full_loss
 from mmdat.models.pixel_domain import PixelDomain
-from .benchmark import CellBenchmark, numeric_metrics
+from .benchmark import CLEAN, CellBenchmark, numeric_metrics
 from .summary import headline_metrics
-
-CLEAN = ('clean', 0)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+#: the quantizers mmdat runs: taming's nearest-neighbour VQ and its Gumbel quantizer (argmax in eval)
+QUANTIZERS = ('vq', 'gumbel')
 #: Prefix of the VQGAN's keys inside an mmdat ``VQGANTrainer`` (mmengine) checkpoint.
 GENERATOR_PREFIX = 'generator.'
 
@@ -25,6 +27,12 @@ def generator_entries(state_dict: dict) -> dict:
     there are none)."""
     return {key[len(GENERATOR_PREFIX):]: value for key, value in state_dict.items()
             if key.startswith(GENERATOR_PREFIX)}
+
+
+def check_quantizer(quantizer: str) -> None:
+    """Raise a ValueError unless ``quantizer`` is one of :data:`QUANTIZERS`."""
+    if quantizer not in QUANTIZERS:
+        raise ValueError(f'quantizer must be one of {QUANTIZERS}, but got {quantizer!r}')
 
 
 def _import_taming():
@@ -60,8 +68,7 @@ class TamingVQGAN(nn.Module):
                  beta: float = 0.25, kl_weight: float = 1e-8) -> None:
         super().__init__()
         Encoder, Decoder, VectorQuantizer2, GumbelQuantize = _import_taming()
-        if quantizer not in ('vq', 'gumbel'):
-            raise ValueError(f"quantizer must be 'vq' or 'gumbel', but got {quantizer!r}")
+        check_quantizer(quantizer)
         self.quantizer_type = quantizer
         self.ddconfig = dict(ddconfig)
         self.n_embed = n_embed

@@ -12,7 +12,7 @@ from mmdat.utils.checkpoint import describe_mismatch, name_keys
 from . import inference
 from .base import BaseDiscretizer
 from .presets import VQGAN_PRESETS, describe_architecture, get_vqgan_preset
-from .taming_vqgan import TamingVQGAN, downsample_factor, generator_entries
+from .taming_vqgan import TamingVQGAN, check_quantizer, downsample_factor, generator_entries
 
 #: Prefixes of training-only modules that taming / latent-diffusion checkpoints also hold.
 DROPPED_KEY_PREFIXES = ('loss.', 'model_ema.', 'discriminator.')
@@ -126,8 +126,8 @@ class VQGANDiscretizer(BaseDiscretizer):
         for name, value in (('n_embed', n_embed), ('embed_dim', embed_dim)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f'{name} must be a positive int, but got {value!r}')
-        if quantizer not in (None, 'vq', 'gumbel'):
-            raise ValueError(f"quantizer must be 'vq' or 'gumbel', but got {quantizer!r}")
+        if quantizer is not None:
+            check_quantizer(quantizer)
         return dict(ddconfig=dict(ddconfig, double_z=False), n_embed=n_embed,
                     embed_dim=embed_dim, quantizer=quantizer or 'vq')
 
