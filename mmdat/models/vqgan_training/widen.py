@@ -9,8 +9,9 @@ normalisation sees the same statistics. The attention's query is scaled by ``k^-
 longer dot product. Because the shares differ, the copies get different gradients and drift apart
 in training.
 
-A wider last decoder level is what lets a small VQGAN keep colours: with 32 channels there,
-taming's output GroupNorm is an instance norm that removes each channel's mean from the image.
+Why widen a small VQGAN: with 32 channels in its last decoder level, taming's output GroupNorm is an
+instance norm that removes each channel's mean from the image, and with it the image's mean colour;
+64 channels pair them up, the paper's 128 group four (configs/vqgan/README.md).
 """
 import re
 
