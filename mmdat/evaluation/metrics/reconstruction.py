@@ -98,24 +98,19 @@ class ReconstructionMetric(BaseMetric):
                 if key not in sample:
                     raise KeyError(f'ReconstructionMetric needs predictions with keys input, '
                                    f'reconstruction and indices, but one has {sorted(sample)}')
-        images = torch.stack([sample['input'] for sample in data_samples]).float()
-        reconstructions = torch.stack([sample['reconstruction'] for sample in data_samples]).float()
-        energies = (high_frequency_energy(images).cpu(),
-                    high_frequency_energy(reconstructions).cpu())
-        features = (self._lite_features(images), self._lite_features(reconstructions)) \
-            if self.frechet else (None, None)
-        for index, sample in enumerate(data_samples):
             indices = sample['indices'].reshape(-1).long().cpu()
             if indices.numel() and (indices.min() < 0 or indices.max() >= self.codebook_size):
                 raise ValueError(f'code index {int(indices.max())} is outside the codebook of '
                                  f'codebook_size={self.codebook_size}')
+            # one image at a time: the images of a batch may differ in size
+            pair = torch.stack([sample['input'], sample['reconstruction']]).float()
+            energies = high_frequency_energy(pair).cpu()
             self.results.append(dict(
-                psnr=float(psnr(images[index], reconstructions[index])),
-                color_shift=float(color_shift(images[index], reconstructions[index])),
-                hf_input=float(energies[0][index]),
-                hf_reconstruction=float(energies[1][index]),
-                features=None if features[0] is None else (features[0][index].cpu(),
-                                                           features[1][index].cpu()),
+                psnr=float(psnr(pair[0], pair[1])),
+                color_shift=float(color_shift(pair[0], pair[1])),
+                hf_input=float(energies[0]),
+                hf_reconstruction=float(energies[1]),
+                features=self._lite_features(pair).cpu() if self.frechet else None,
                 code_counts=torch.bincount(indices, minlength=self.codebook_size).numpy()))
 
     def _lite_features(self, images: torch.Tensor) -> torch.Tensor:
@@ -141,5 +136,5 @@ class ReconstructionMetric(BaseMetric):
         if self.frechet:
             metrics['frechet_distance'] = frechet_distance(
                 torch.stack([result['features'][0] for result in results]),
-                torch.stack([result['features'][1] for result in results]))
+                torch.stack([result['features'][1] for result in results]))  # inputs, outputs
         return metrics
