@@ -74,3 +74,28 @@ def test_default_path_gives_taming_codes_on_the_shipped_discretizer(val_images):
     assert torch.equal(codes, expected_codes)
     atol = BF16_ATOL if discretizer.decoder == 'bf16' else 1e-4
     torch.testing.assert_close(reconstructions, expected, atol=atol, rtol=0)
+
+
+def test_discretizer_report_measures_realism_per_texture_and_draws_the_figures(tmp_path):
+    """tools/analysis/discretizer_report.py on 4 val images and 2 images per texture: every realism
+    figure, a row per texture of the generator, the grid and the spectra."""
+    import json
+    import subprocess
+    import sys
+    root = tmp_path / 'embedded_det'
+    prepare_embedded_dataset(str(root), task='det', num_train=1, num_val=4, show_progress=False)
+    out = tmp_path / 'report'
+    proc = subprocess.run(
+        [sys.executable, osp.join(REPO_ROOT, 'tools', 'analysis', 'discretizer_report.py'), '--out',
+         str(out), '--data-root', str(root), '--num-images', '4', '--per-texture', '2',
+         '--discretizer', 'embedded-tiny-f4-4096'], cwd=REPO_ROOT, capture_output=True, text=True,
+        timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.load(open(out / 'report.json'))
+    row = report['fidelity']['embedded-tiny-f4-4096']
+    assert {'psnr', 'color_shift', 'color_shift_worst5', 'hf_ratio', 'frechet_distance',
+            'ms_per_image'} <= set(row)
+    assert 0 < row['hf_ratio'] < 0.5 and row['color_shift_worst5'] >= row['color_shift']
+    textures = report['textures']['embedded-tiny-f4-4096']
+    assert len(textures) == 8 and {'brick', 'grass', 'gravel', 'cat fur'} <= set(textures)
+    assert (out / 'reconstructions.png').is_file() and (out / 'spectra.png').is_file()

@@ -68,12 +68,15 @@ def build_discretizers(specs):
 
 
 def val_images(data_root: str, num_images: int) -> torch.Tensor:
-    """The first val images of the embedded detection set, RGB in [0, 1], (N, 3, H, W)."""
+    """The first val images of the embedded detection set (generated with the default settings
+    where ``data_root`` holds none), RGB in [0, 1], (N, 3, H, W)."""
     import numpy as np
     from PIL import Image
 
     from mmdat.datasets import prepare_embedded_dataset
-    prepare_embedded_dataset(data_root, task='det')
+    from mmdat.datasets.embedded_generate import read_settings
+    if read_settings(data_root) is None:  # an existing set of any size is used as it is
+        prepare_embedded_dataset(data_root, task='det')
     folder = osp.join(data_root, 'val')
     names = sorted(os.listdir(folder))[:num_images]
     images = [np.asarray(Image.open(osp.join(folder, name)).convert('RGB')) for name in names]
