@@ -27,12 +27,11 @@ class PixelDomain:
 
     @classmethod
     def of(cls, preprocessor: Any) -> 'PixelDomain':
-        """The domain of an mmengine / mmdet / mmpretrain data preprocessor (stock or DAT)."""
-        if hasattr(preprocessor, 'model_input_is_rgb'):
-            rgb = bool(preprocessor.model_input_is_rgb())
-        elif hasattr(preprocessor, '_channel_conversion'):  # mmengine / mmdet
+        """The domain of an mmengine / mmdet / mmpretrain data preprocessor (stock or DAT): the one
+        place that knows which channel order each hands the model (mmcv loads BGR)."""
+        if hasattr(preprocessor, '_channel_conversion'):  # mmengine / mmdet: bgr_to_rgb / rgb_to_bgr
             rgb = bool(preprocessor._channel_conversion)
-        else:  # mmpretrain
+        else:  # mmpretrain: to_rgb
             rgb = bool(getattr(preprocessor, 'to_rgb', False))
         if getattr(preprocessor, '_enable_normalize', False):
             return cls(preprocessor.mean.detach().clone(), preprocessor.std.detach().clone(), rgb)

@@ -18,6 +18,3 @@ class DATClsDataPreprocessor(DATPreprocessorMixin, ClsDataPreprocessor):
     def __init__(self, *args, dat: Optional[dict] = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.init_dat(dat)
-
-    def model_input_is_rgb(self) -> bool:
-        return bool(self.to_rgb)

@@ -120,8 +120,9 @@ class DATPreprocessorMixin:
     """Adds Discrete Adversarial Training to a stock OpenMMLab data preprocessor.
 
     Mix it in before the stock class (``class X(DATPreprocessorMixin, DetDataPreprocessor)``) and call
-    :meth:`init_dat` from ``__init__``. The subclass tells whether the model input is RGB through
-    :meth:`model_input_is_rgb`. ``mmdat.DATHook`` binds the model and plans each iteration.
+    :meth:`init_dat` from ``__init__``; :class:`~mmdat.models.pixel_domain.PixelDomain` reads the
+    stock class's mean, std and channel order. ``mmdat.DATHook`` binds the model and plans each
+    iteration.
 
     The ``dat`` dict:
         discretizer (dict): the frozen Q, e.g. ``dict(type='mmdat.VQGANDiscretizer', preset=...,

@@ -17,7 +17,3 @@ class DATDataPreprocessor(DATPreprocessorMixin, DetDataPreprocessor):
     def __init__(self, *args, dat: Optional[dict] = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.init_dat(dat)
-
-    def model_input_is_rgb(self) -> bool:
-        # mmcv loads BGR; the stock preprocessor flips to RGB when bgr_to_rgb/rgb_to_bgr is set
-        return bool(self._channel_conversion)
