@@ -51,9 +51,11 @@ def test_code_space_api_equals_tamings_modules():
     torch.testing.assert_close(decoded, expected, rtol=0, atol=1e-6)
     (grad, ) = torch.autograd.grad(decoded.sum(), z)
     assert grad.abs().sum() > 0 and all(p.grad is None for p in network.parameters())
-    with torch.no_grad():  # the fast path: what discretize returns
+    with torch.no_grad():  # the fast path: what discretize returns, which decodes taming's
+        # z + (e − z) rather than the codebook rows: their last bits differ, and the fp32 decoder
+        # carries that to about 5e-6
         torch.testing.assert_close(quantizer.decode_latents(quantizer.embed_codes(codes), (37, 50)),
-                                   quantizer.discretize(images), rtol=0, atol=1e-6)
+                                   quantizer.discretize(images), rtol=0, atol=1e-5)
 
 
 @pytest.mark.parametrize('attack', ['CodeFlipAttack', 'LatentPGDAttack'])
