@@ -16,6 +16,9 @@ What ``import mmdat`` changes outside mmdat (all of it, in this one place):
    still refused, with an error naming the file, and its code does not run
    (``mmdat.utils.checkpoint``). To keep mmengine's own loaders, set ``MMDAT_KEEP_MMENGINE_LOADERS=1``
    before importing mmdat.
+3. Where mmcv's ``adjust_hue`` fails on numpy 2 for a negative hue factor (mmcv 2.2; it breaks every
+   ``ColorJitter`` with ``hue > 0``, e.g. in mmpretrain's MoCo v3, SimCLR and SimSiam pipelines), it
+   puts a working one in its place, with the shift numpy 1 gave (``mmdat.utils.mmcv_fixes``).
 """
 import os
 
@@ -28,5 +31,9 @@ if os.environ.get('MMDAT_KEEP_MMENGINE_LOADERS', '') in ('', '0'):
     from .utils.checkpoint import register_safe_checkpoint_loaders
 
     register_safe_checkpoint_loaders()
+
+from .utils.mmcv_fixes import patch_adjust_hue  # noqa: E402
+
+patch_adjust_hue()
 
 __all__ = ['__version__']

@@ -22,6 +22,9 @@ CONFIGS = sorted(p for p in glob.glob(osp.join(CONFIG_ROOT, '**', '*.py'), recur
 # DAT configs are named `<model>_dat_...` or `<model>_dat-<mode>_...`, in configs/dat/ or beside their twin
 DAT_CONFIGS = [p for p in CONFIGS if re.search(r'_dat[_-]', osp.basename(p))]
 PAPER_DAT = Config.fromfile(osp.join(CONFIG_ROOT, '_base_', 'dat', 'dat_openimages_f8_16384.py')).dat
+# the self-supervised twins take it with train_on='separate' (view lists refuse 'clean+adv')
+PAPER_SELFSUP_DAT = Config.fromfile(
+    osp.join(CONFIG_ROOT, '_base_', 'dat', 'dat_openimages_f8_16384_selfsup.py')).dat
 PAPER_PRESET = PAPER_DAT['discretizer']['preset']
 # What a user types to try a paper config without the f8-16384 weights: a tiny VQGAN, random init.
 TINY_DISCRETIZER_OPTIONS = ['{dat}.discretizer.preset=embedded-tiny-f8-512',
@@ -95,8 +98,9 @@ def test_config_builds_its_model(path):
     is_paper = key is not None and lookup(cfg, key).discretizer.get('preset') == PAPER_PRESET
     options = []
     if is_paper:
-        assert lookup(cfg, key).to_dict() == PAPER_DAT.to_dict(), \
+        assert lookup(cfg, key).to_dict() in (PAPER_DAT.to_dict(), PAPER_SELFSUP_DAT.to_dict()), \
             f'{config_id(path)} uses the paper preset: take its dat block from ../_base_/dat/'
+        assert PAPER_SELFSUP_DAT.to_dict() == dict(PAPER_DAT.to_dict(), train_on='separate')
         options += [option.format(dat=key) for option in TINY_DISCRETIZER_OPTIONS]
     arch = cfg.model.get('backbone', {}).get('arch')
     if isinstance(arch, str):

@@ -53,6 +53,21 @@ RUN_BY = [
      'tests/test_study.py::test_a_committed_record_gives_the_documented_table'),
     (r'python tools/study_efficacy\.py .*',
      'tests/test_study.py::test_a_gain_that_eps_0_matches_is_called_augmentation'),
+    (r'python tools/test_robustness\.py \S*resnet\S* \S+ --out \S+ --corrupted-dir \S+',
+     'tests/test_robustness.py::test_imagenet_c_layout_is_read_by_file_name_below_the_class_folders'),
+    (r'(TOOL=test_adversarial\.py )?bash tools/dist_test_robustness\.sh \S+ \S+ \d+ --out \S+.*',
+     'tests/test_robustness.py::test_two_ranks_give_the_cells_and_summary_of_one_process'),
+    (r'torchrun --nproc_per_node=\d+ tools/test_(robustness|adversarial)\.py \S+ \S+ --out \S+ '
+     r'--launcher pytorch',
+     'tests/test_robustness.py::test_two_ranks_give_the_cells_and_summary_of_one_process'),
+    (r'python tools/benchmark_discretizer\.py --preset \S+ --size .*--single-pass.*',
+     'tests/test_full_size.py::test_full_size_benchmarks_run_in_single_pass_mode'),
+    (r'python tools/benchmark_dat\.py --model (faster-rcnn|retinanet) .*--single-pass.*',
+     'tests/test_full_size.py::test_full_size_benchmarks_run_in_single_pass_mode'),
+    (r'python tools/train\.py \S*mocov3\S*_embedded\.py --work-dir \S+( --cfg-options \S+)?',
+     'tests/test_selfsup_dat.py::test_cpu_pretraining_and_linear_probe_run_end_to_end'),
+    (r'python tools/test\.py \S*linear-probe\S* \S+\.pth',
+     'tests/test_selfsup_dat.py::test_cpu_pretraining_and_linear_probe_run_end_to_end'),
     (r'bash tools/dist_train\.sh \S+ \d+( --work-dir \S+)?',
      'tests/test_ddp.py::test_two_process_ddp_keeps_efficientdet_ranks_identical'),
     (r'torchrun --nproc_per_node=\d+ tools/train\.py \S+ --launcher pytorch',
@@ -125,13 +140,20 @@ print(json.dumps(results))
 
 
 def tool_command(command):
-    """The ``tools/<tool>.py args`` part of a documented command, or None: python, torchrun and
-    tools/dist_train.sh (which passes its arguments after NPROC to tools/train.py)."""
+    """The ``tools/<tool>.py args`` part of a documented command, or None: python, torchrun,
+    tools/dist_train.sh (which passes its arguments after NPROC to tools/train.py) and
+    tools/dist_test_robustness.sh."""
     match = re.fullmatch(r'(?:python|torchrun(?: --\S+)*) (tools/\S+\.py)(.*)', command)
     if match:
         return match.group(1) + match.group(2)
     match = re.fullmatch(r'bash tools/dist_train\.sh (\S+) \d+(.*)', command)
-    return f'tools/train.py {match.group(1)}{match.group(2)}' if match else None
+    if match:
+        return f'tools/train.py {match.group(1)}{match.group(2)}'
+    match = re.fullmatch(r'(?:TOOL=(\S+) )?bash tools/dist_test_robustness\.sh (\S+) (\S+) \d+(.*)', command)
+    if match:  # it passes CONFIG CHECKPOINT and the arguments after NPROC to $TOOL
+        tool = match.group(1) or 'test_robustness.py'
+        return f'tools/{tool} {match.group(2)} {match.group(3)}{match.group(4)}'
+    return None
 
 
 def test_every_documented_tool_command_parses_with_the_tool_s_own_parser():

@@ -61,3 +61,28 @@ def test_attacks_build_by_class_name_under_any_default_scope(scope):
                                            'LinfAttack', 'QuantizedPGDAttack']
     with pytest.raises(KeyError, match="'l2' \\(renamed 'L2Attack'\\); registered attacks: CodeFlipAttack"):
         build_attack(dict(type='l2'))
+
+
+@pytest.mark.parametrize('backend', ['cv2', 'pillow'])
+def test_hue_adjustment_works_on_numpy_2_and_equals_mmcv_where_mmcv_works(backend):
+    import mmcv
+    import numpy as np
+    from mmpretrain.datasets.transforms import ColorJitter
+
+    from mmdat.utils import mmcv_fixes
+    image = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    assert mmcv.adjust_hue is mmcv_fixes.adjust_hue  # import mmdat put it there (numpy 2 here)
+    mmcv_own = mmcv_fixes.MMCV_ADJUST_HUE
+    for factor in (0.0, 0.1, 0.37, 0.5):
+        np.testing.assert_array_equal(mmcv_fixes.adjust_hue(image, factor, backend),
+                                      mmcv_own(image, factor, backend))
+    with pytest.raises(OverflowError):  # the bug the replacement exists for
+        mmcv_own(image, -0.2, backend)
+    there = mmcv_fixes.adjust_hue(image, -0.2, backend)
+    assert np.abs(there.astype(int) - image.astype(int)).mean() > 20
+    back = mmcv_fixes.adjust_hue(there, 0.2, backend)  # HSV round trips lose a little
+    assert np.abs(back.astype(int) - image.astype(int)).mean() < 8
+    jitter = ColorJitter(hue=0.5, backend=backend)  # draws a negative factor half the time
+    for seed in range(8):
+        np.random.seed(seed)
+        jitter(dict(img=image.copy()))

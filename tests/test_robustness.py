@@ -308,3 +308,153 @@ def test_a_run_file_of_the_path_and_size_format_still_resumes_its_own_checkpoint
         config='a.py', checkpoint_sha256=_file_sha256(str(checkpoint)), num_images=None, seed=0)
     checkpoint.write_bytes(b'other weights')  # the same path, new weights: not the same run
     assert _upgrade_identity(old, str(checkpoint))['checkpoint_sha256'] is None
+
+
+# -- the published sets as downloaded: make_coco_c's layout and ImageNet-C's ------------------------
+def copy_tree_as_imagenet_c(coco_c, out, corruption, severity, crop=None):
+    """Copy one cell of a make_coco_c.py tree into ImageNet-C's layout: class folders named like
+    wnids (not the dataset's folders), optionally cropped to ``crop`` pixels as ImageNet-C's are."""
+    import cv2
+    source = osp.join(coco_c, corruption, str(severity))
+    for index, path in enumerate(sorted(glob.glob(osp.join(source, '**', '*.png'), recursive=True))):
+        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        if crop:
+            image = image[:crop, :crop]
+        target = osp.join(out, corruption, str(severity), f'n{index % 3:08d}', osp.basename(path))
+        os.makedirs(osp.dirname(target), exist_ok=True)
+        cv2.imwrite(target, image)
+
+
+@pytest.fixture(scope='module')
+def cls_coco_c(scratch, cls_checkpoint):
+    """The classifier's val images corrupted by make_coco_c.py (contrast 2), and the on-the-fly run."""
+    images = osp.join(scratch, 'data', 'embedded_cls_tiny', 'val')
+    coco_c = osp.join(scratch, 'cls_coco_c')
+    run_tool('make_coco_c.py', images, coco_c, '--corruptions', 'contrast', '--severities', '2',
+             '--workers', '1', cwd=scratch)
+    fly = osp.join(scratch, 'cls_fly')
+    run_tool('test_robustness.py', CLS, cls_checkpoint, '--out', fly, '--corruptions', 'contrast',
+             '--severities', '2', '--workers', '0', cwd=scratch)
+    return coco_c, read_result(fly)
+
+
+def test_imagenet_c_layout_is_read_by_file_name_below_the_class_folders(scratch, cls_checkpoint,
+                                                                        cls_coco_c):
+    coco_c, fly = cls_coco_c
+    imagenet_c = osp.join(scratch, 'imagenet_c')
+    copy_tree_as_imagenet_c(coco_c, imagenet_c, 'contrast', 2)
+    out = osp.join(scratch, 'cls_imagenet_c')
+    run_tool('test_robustness.py', CLS, cls_checkpoint, '--out', out, '--corruptions', 'contrast',
+             '--severities', '2', '--workers', '0', '--corrupted-dir', imagenet_c, cwd=scratch)
+    assert read_result(out)['cells'][0]['metrics'] == fly['cells'][0]['metrics']
+
+
+def test_a_set_stored_at_its_own_size_is_fed_as_stored(scratch, cls_checkpoint, cls_coco_c):
+    coco_c, fly = cls_coco_c
+    cropped = osp.join(scratch, 'imagenet_c_48')
+    copy_tree_as_imagenet_c(coco_c, cropped, 'contrast', 2, crop=48)
+    out = osp.join(scratch, 'cls_imagenet_c_48')
+    proc = run_tool('test_robustness.py', CLS, cls_checkpoint, '--out', out, '--corruptions',
+                    'contrast', '--severities', '2', '--workers', '0', '--corrupted-dir', cropped,
+                    cwd=scratch)
+    assert 'fed as stored' in proc.stdout and '48x48' in proc.stdout
+    assert read_result(out)['clean'] == fly['clean']
+
+
+def test_stored_size_leaves_out_the_resize_and_crop_steps():
+    from mmdat.evaluation.robustness.benchmark import corrupted_dataloader
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='ResizeEdge', scale=256),
+                dict(type='CenterCrop', crop_size=224), dict(type='PackInputs')]
+    loader = dict(dataset=dict(type='ImageNet', pipeline=pipeline))
+    kept = corrupted_dataloader(loader, 'fog', 3, dict(stored_size=True), None, None)
+    assert [step['type'] for step in kept['dataset']['pipeline']] == [
+        'LoadImageFromFile', 'mmdat.CorruptImage', 'PackInputs']
+    full = corrupted_dataloader(loader, 'fog', 3, {}, None, None)
+    assert len(full['dataset']['pipeline']) == 5
+
+
+@pytest.mark.parametrize('damage, expected', [
+    ('severity', 'no motion_blur/3/ folder'),
+    ('image', 'motion_blur/2/ lacks 1 of 8 images (first: '),
+    ('corruption', 'no fog/ folder'),
+])
+def test_a_partial_tree_is_named_in_one_line_before_any_inference(scratch, det_checkpoint,
+                                                                  fly_and_disk, damage, expected):
+    import shutil
+    tree = osp.join(scratch, f'partial_{damage}')
+    shutil.copytree(osp.join(scratch, 'coco_c'), tree)
+    corruptions, severities = ['motion_blur'], ['2']
+    if damage == 'severity':
+        severities = ['2', '3']
+    elif damage == 'image':
+        os.remove(sorted(glob.glob(osp.join(tree, 'motion_blur', '2', '*.png')))[3])
+    else:
+        corruptions = ['motion_blur', 'fog']
+    out = osp.join(scratch, f'partial_{damage}_out')
+    proc = run_tool('test_robustness.py', DET, det_checkpoint, '--out', out, '--corrupted-dir', tree,
+                    '--corruptions', *corruptions, '--severities', *severities, '--workers', '0',
+                    cwd=scratch, check=False)
+    line = one_error_line(proc)
+    assert expected in line and tree in line
+    assert not glob.glob(osp.join(out, 'cells', '*.json'))  # not even the clean cell ran
+
+
+def test_a_detection_set_of_another_size_is_refused(scratch, det_checkpoint, fly_and_disk):
+    tree = osp.join(scratch, 'det_cropped')
+    copy_tree_as_imagenet_c(osp.join(scratch, 'coco_c'), tree, 'motion_blur', 2, crop=40)
+    out = osp.join(scratch, 'det_crop_out')
+    proc = run_tool('test_robustness.py', DET, det_checkpoint, '--out', out, '--corrupted-dir', tree,
+                    '--corruptions', 'motion_blur', '--severities', '2', '--workers', '0',
+                    cwd=scratch, check=False)
+    assert "annotations are in the clean images' pixels" in one_error_line(proc)
+
+
+# -- across ranks -------------------------------------------------------------------------------------
+def run_two_ranks(tool, *args, cwd):
+    """``tool`` under torchrun with 2 gloo processes, through tools/dist_test_robustness.sh."""
+    from test_ddp import free_port
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable, PORT=str(free_port()),
+               TOOL=tool)
+    proc = subprocess.run(['bash', osp.join(REPO_ROOT, 'tools', 'dist_test_robustness.sh'), *args],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return proc
+
+
+def test_two_ranks_give_the_cells_and_summary_of_one_process(scratch, det_checkpoint):
+    common = ['--corruptions', 'gaussian_noise', '--severities', '1', '3', '--workers', '0',
+              '--num-images', '7']  # odd: the sampler pads rank 1 with a repeat, the evaluator drops it
+    one, two = osp.join(scratch, 'one_rank'), osp.join(scratch, 'two_ranks')
+    run_tool('test_robustness.py', DET, det_checkpoint, '--out', one, *common, cwd=scratch)
+    run_two_ranks('test_robustness.py', DET, det_checkpoint, '2', '--out', two, *common, cwd=scratch)
+    single, split = read_result(one), read_result(two)
+    assert split['clean'] == pytest.approx(single['clean'], abs=1e-6)
+    for cell, other in zip(split['cells'], single['cells']):
+        assert cell['metrics'] == pytest.approx(other['metrics'], abs=1e-6)
+    assert split['summary']['metrics'] == pytest.approx(single['summary']['metrics'], abs=1e-6)
+
+    # resume stays per cell: drop one cell, the two ranks evaluate only that one again
+    stamps = {path: os.stat(path).st_mtime_ns for path in glob.glob(osp.join(two, 'cells', '*.json'))}
+    dropped = osp.join(two, 'cells', 'gaussian_noise-3.json')
+    os.remove(dropped)
+    run_two_ranks('test_robustness.py', DET, det_checkpoint, '2', '--out', two, *common, cwd=scratch)
+    assert all(os.stat(path).st_mtime_ns == stamp for path, stamp in stamps.items() if path != dropped)
+    again = read_result(two)['cells']
+    assert [cell['metrics'] for cell in again] == [cell['metrics'] for cell in split['cells']]
+
+
+def test_two_ranks_give_the_adversarial_cells_of_one_process(scratch, cls_checkpoint):
+    common = ['--attacks', 'pgd', '--norms', 'linf', 'l2', '--eps-linf', '8/255', '--eps-l2', '2',
+              '--steps', '2', '--workers', '0', '--num-images', '15',
+              '--cfg-options', 'test_dataloader.batch_size=1']
+    one, two = osp.join(scratch, 'adv_one_rank'), osp.join(scratch, 'adv_two_ranks')
+    run_tool('test_adversarial.py', CLS, cls_checkpoint, '--out', one, *common, cwd=scratch)
+    run_two_ranks('test_adversarial.py', CLS, cls_checkpoint, '2', '--out', two, *common, cwd=scratch)
+    results = []
+    for out in (one, two):
+        with open(osp.join(out, 'adversarial.json')) as file:
+            results.append(json.load(file))
+    assert results[1]['clean'] == results[0]['clean']
+    assert [row['metrics'] for row in results[1]['attacks']] == [
+        row['metrics'] for row in results[0]['attacks']]
+    assert results[0]['attacks'][0]['metrics']['accuracy/top1'] < results[0]['clean']['accuracy/top1']

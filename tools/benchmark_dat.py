@@ -26,16 +26,24 @@ Example::
     python tools/benchmark_dat.py --model yolov3 effdet resnet --size 160 --batch 4 \\
         --out work_dirs/benchmarks/dat_step.json
     python tools/benchmark_dat.py --model yolov3 --preset openimages-f8-16384
+    python tools/benchmark_dat.py --model faster-rcnn --size 1333x800 --batch 1 \\
+        --preset openimages-f8-16384 --rows plain adv clean+adv separate fused --single-pass
+
+``faster-rcnn`` and ``retinanet`` are mmdet's R50-FPN 1x models of the full-size DAT configs.
+``--single-pass`` is for full-size inputs, where one DAT step takes minutes: every row is warmed up
+once on a batch at a quarter of the size, then runs once, timed and measured for peak memory in
+that same call; FLOPs and the floor ratios are left out.
 """
 import argparse
 import copy
 import os.path as osp
 import sys
+import time
 import warnings
 from typing import Callable, Optional
 
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
 
@@ -44,16 +52,20 @@ sys.path.insert(0, ROOT)
 import mmdat  # noqa: F401
 from mmdat.models.data_preprocessors import DATIterationPlan
 from mmdat.models.full_loss import full_loss
-from mmdat.utils.profiling import PeakMemory, count_gflop, interleaved_times, spread, write_rows
+from mmdat.utils.profiling import (PeakMemory, count_gflop, image_size, interleaved_times, size_label, spread,
+                                   synchronize, write_rows)
 
 #: model name -> (DAT config of the embedded dataset, scope, task)
 MODELS = {
     'yolov3': ('configs/dat/yolov3_mobilenetv2_dat_8xb8-160-20e_embedded.py', 'mmdet', 'det'),
     'effdet': ('configs/dat/efficientdet-lite0_dat_8xb8-192-30e_embedded.py', 'mmdet', 'det'),
     'resnet': ('configs/dat/resnet18_dat_8xb32-10e_embedded.py', 'mmpretrain', 'cls'),
+    'faster-rcnn': ('configs/dat/faster-rcnn_r50_fpn_dat_1x_coco.py', 'mmdet', 'det'),
+    'retinanet': ('configs/dat/retinanet_r50_fpn_dat_1x_coco.py', 'mmdet', 'det'),
 }
 MODEL_NAMES = {'yolov3': 'YOLOv3-MobileNetV2', 'effdet': 'EfficientDet-Lite0',
-               'resnet': 'ResNet-18'}
+               'resnet': 'ResNet-18', 'faster-rcnn': 'Faster R-CNN R50-FPN',
+               'retinanet': 'RetinaNet R50-FPN'}
 #: row -> (train_on or None for plain / official, discretizer overrides)
 ROWS = {
     'plain': (None, {}),
@@ -70,24 +82,34 @@ NUM_CLASSES = 8
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--model', nargs='+', choices=list(MODELS), default=list(MODELS))
-    parser.add_argument('--size', type=int, default=160)
+    parser.add_argument('--model', nargs='+', choices=list(MODELS),
+                        default=['yolov3', 'effdet', 'resnet'])
+    parser.add_argument('--size', type=image_size, default=(160, 160), help='SIDE or WIDTHxHEIGHT')
+    parser.add_argument('--rows', nargs='+', choices=list(ROWS),
+                        help='the rows of --single-pass (default: all; plain always runs); the '
+                        'interleaved rounds always run every row and Q')
     parser.add_argument('--batch', type=int, default=4)
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--repeats', type=int, default=3, help='timed interleaved rounds')
     parser.add_argument('--preset', help='a VQGAN preset with random weights instead of the '
                         'shipped embedded-tiny-f4-4096 (e.g. openimages-f8-16384)')
     parser.add_argument('--out', metavar='FILE.json', help='write one JSON row per step')
+    parser.add_argument('--single-pass', action='store_true',
+                        help='one timed, memory-measured step per row after a warm-up at a quarter '
+                        'of the size; no FLOPs (for full-size inputs)')
     parser.add_argument('--quick', action='store_true',
                         help='YOLOv3 at 96 px, batch 2, one round: about a minute')
     args = parser.parse_args()
     if args.quick:
-        args.model, args.size, args.batch, args.repeats = ['yolov3'], 96, 2, 1
+        args.model, args.size, args.batch, args.repeats = ['yolov3'], (96, 96), 2, 1
+    args.rows = args.rows or list(ROWS)
+    if 'plain' not in args.rows:
+        args.rows.insert(0, 'plain')  # the ratios' baseline
     return args
 
 
 def model_config(name: str, train_on: Optional[str], overrides: dict,
-                 preset: Optional[str]) -> dict:
+                 preset: Optional[str]) -> ConfigDict:
     """The model config of a DAT config, with DAT off (``train_on=None``) or in one mode."""
     path, _, _ = MODELS[name]
     cfg = Config.fromfile(osp.join(ROOT, path))
@@ -102,10 +124,17 @@ def model_config(name: str, train_on: Optional[str], overrides: dict,
         preprocessor['dat'] = None
     model['data_preprocessor'] = preprocessor
     _drop_pretrained(model)
-    head = next(part for part in (model, model.get('bbox_head'), model.get('head'))
-                if part is not None and 'num_classes' in part)
-    head['num_classes'] = NUM_CLASSES
-    return model
+    _set_num_classes(model)
+    return ConfigDict(model)  # two-stage detectors read train_cfg.rpn as an attribute
+
+
+def _set_num_classes(config: dict) -> None:
+    """Every head of the model predicts ``NUM_CLASSES`` classes."""
+    for key, value in config.items():
+        if key == 'num_classes':
+            config[key] = NUM_CLASSES
+        elif isinstance(value, dict):
+            _set_num_classes(value)
 
 
 def _drop_pretrained(config: dict) -> None:
@@ -115,15 +144,16 @@ def _drop_pretrained(config: dict) -> None:
             _drop_pretrained(value)
 
 
-def make_batch(task: str, size: int, batch: int) -> dict:
-    """A synthetic training batch: uint8 images and 4 boxes per image, or one label each."""
+def make_batch(task: str, size: tuple[int, int], batch: int) -> dict:
+    """A synthetic training batch of ``size`` (H, W): uint8 images and 4 boxes per image, or one
+    label each."""
     if task == 'det':
         from mmdet.testing import demo_mm_inputs
-        return demo_mm_inputs(batch_size=batch, image_shapes=(3, size, size),
+        return demo_mm_inputs(batch_size=batch, image_shapes=(3, *size),
                               num_classes=NUM_CLASSES, num_items=[4] * batch)
     from mmpretrain.structures import DataSample
     generator = torch.Generator().manual_seed(0)
-    images = [torch.randint(0, 256, (3, size, size), dtype=torch.uint8, generator=generator)
+    images = [torch.randint(0, 256, (3, *size), dtype=torch.uint8, generator=generator)
               for _ in range(batch)]
     samples = [DataSample().set_gt_label(index % NUM_CLASSES) for index in range(batch)]
     return dict(inputs=images, data_samples=samples)
@@ -148,8 +178,9 @@ def official_step(model: torch.nn.Module, wrapper: OptimWrapper, batch: dict) ->
     wrapper.update_params(clean_loss + adv_loss)
 
 
-def build_step(name: str, row: str, args: argparse.Namespace, batch: dict) -> tuple:
-    """``(step, discretizer or None)`` of one row, on a freshly built model."""
+def build_step(name: str, row: str, args: argparse.Namespace) -> tuple:
+    """``(step, discretizer or None)`` of one row, on a freshly built model: ``step(batch)`` runs
+    one training step."""
     from mmengine.registry import MODELS as REGISTRY
     train_on, overrides = ROWS[row]
     init_default_scope(MODELS[name][1])
@@ -159,12 +190,12 @@ def build_step(name: str, row: str, args: argparse.Namespace, batch: dict) -> tu
     wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-6))
     preprocessor = model.data_preprocessor
     if train_on is None:
-        return lambda: model.train_step(copy.deepcopy(batch), wrapper), None
+        return lambda batch: model.train_step(copy.deepcopy(batch), wrapper), None
     preprocessor.bind_dat(model, wrapper)
     if row == 'official':
-        return lambda: official_step(model, wrapper, batch), preprocessor.discretizer
+        return lambda batch: official_step(model, wrapper, batch), preprocessor.discretizer
 
-    def step() -> None:
+    def step(batch: dict) -> None:
         preprocessor.dat_plan = DATIterationPlan(collect_stats=False)
         model.train_step(copy.deepcopy(batch), wrapper)
 
@@ -196,11 +227,14 @@ def counted(step: Callable, discretizer) -> tuple[float, int, Optional[torch.Siz
 
 
 def benchmark_model(name: str, args: argparse.Namespace) -> list[dict]:
+    if args.single_pass:
+        return single_pass_rows(name, args)
     task = MODELS[name][2]
     batch = make_batch(task, args.size, args.batch)
     steps, discretizers = {}, {}
     for row in ROWS:
-        steps[row], discretizers[row] = build_step(name, row, args, batch)
+        run, discretizers[row] = build_step(name, row, args)
+        steps[row] = lambda run=run: run(batch)
     counts = {row: counted(steps[row], discretizers[row]) for row in ROWS}
     q_pass = discretizers['clean+adv']
     # Q runs on the shape the step discretizes, after the preprocessor's padding
@@ -226,13 +260,53 @@ def benchmark_model(name: str, args: argparse.Namespace) -> list[dict]:
         # the same floor from the fastest rounds: interference on a shared machine only adds time
         floor_min_ms = passes * q_min + model_gflop * plain_min / plain_gflop
         rows.append(dict(
-            model=MODEL_NAMES[name], discretizer=discretizer, mode=row, size=args.size,
+            model=MODEL_NAMES[name], discretizer=discretizer, mode=row, size=size_label(args.size),
             batch=args.batch, threads=torch.get_num_threads(), ms_per_iter=median,
             ms_min=fastest, ms_max=slowest, peak_mem_mb=memory.measure(steps[row]),
             ratio_to_plain=median / plain_ms, ratio_to_official=median / official_ms,
             floor_ratio=median / floor_ms, floor_ratio_min=fastest / floor_min_ms, gflop=gflop,
             discretizer_passes=passes))
     return rows
+
+
+def single_pass_rows(name: str, args: argparse.Namespace) -> list[dict]:
+    """Per row: a warm-up step on a batch at a quarter of the size, then one step, timed and
+    measured for peak memory in the same call; the ratios are against the plain step."""
+    task = MODELS[name][2]
+    batch = make_batch(task, args.size, args.batch)
+    small = make_batch(task, tuple(max(32, side // 4) for side in args.size), args.batch)
+    memory, device = PeakMemory(torch.device('cpu')), torch.device('cpu')
+    discretizer = args.preset or 'embedded-tiny-f4-4096 (shipped)'
+    rows = []
+    print(f'\n{MODEL_NAMES[name]}, {size_label(args.size)}, batch {args.batch}, {args.threads} '
+          f'threads, one pass per row; discretizer: {discretizer}')
+    for row in args.rows:
+        run, _ = build_step(name, row, args)
+        run(small)
+        seconds = []
+
+        def call(run=run) -> None:
+            start = time.perf_counter()
+            run(batch)
+            synchronize(device)
+            seconds.append(time.perf_counter() - start)
+
+        peak = memory.measure(call)
+        rows.append(dict(model=MODEL_NAMES[name], discretizer=discretizer, mode=row,
+                         size=size_label(args.size), batch=args.batch,
+                         threads=torch.get_num_threads(), ms_per_iter=seconds[0] * 1e3,
+                         peak_mem_mb=peak, single_pass=True))
+        print(f'  {row:<28}{seconds[0]:>9.1f} s{_mib(peak):>10} MiB', flush=True)
+    plain = rows[0]
+    for row in rows:
+        row['ratio_to_plain'] = row['ms_per_iter'] / plain['ms_per_iter']
+        if row['peak_mem_mb'] is not None and plain['peak_mem_mb']:
+            row['peak_mem_ratio_to_plain'] = row['peak_mem_mb'] / plain['peak_mem_mb']
+    return rows
+
+
+def _mib(value: Optional[float]) -> str:
+    return 'n/a' if value is None else f'{value:.0f}'
 
 
 def main() -> None:
@@ -243,8 +317,14 @@ def main() -> None:
     for name in args.model:
         rows = benchmark_model(name, args)
         all_rows += rows
-        print(f'\n{MODEL_NAMES[name]}, {args.size} px, batch {args.batch}, {args.threads} threads, '
-              f'{args.repeats} interleaved rounds; discretizer: {rows[0]["discretizer"]}')
+        if args.single_pass:
+            print('  ' + ', '.join(f'{row["mode"]} {row["ratio_to_plain"]:.1f}x time, '
+                                   f'{row.get("peak_mem_ratio_to_plain", float("nan")):.2f}x memory'
+                                   for row in rows[1:]))
+            continue
+        print(f'\n{MODEL_NAMES[name]}, {size_label(args.size)} px, batch {args.batch}, '
+              f'{args.threads} threads, {args.repeats} interleaved rounds; '
+              f'discretizer: {rows[0]["discretizer"]}')
         print(f'  {"step":<28}{"ms min/med/max":>22}{"x plain":>9}{"x official":>12}'
               f'{"x floor":>9}{"(min)":>7}{"Q passes":>10}{"GFLOP":>9}{"peak MiB":>10}')
         for row in rows:

@@ -19,10 +19,18 @@ Example::
     python tools/benchmark_discretizer.py --quick
     python tools/benchmark_discretizer.py --preset embedded-tiny-f4-4096 --size 160 224 256 \\
         --batch 1 8 --threads 2 --out work_dirs/benchmarks/discretizer_f4.json
+    python tools/benchmark_discretizer.py --preset openimages-f8-16384 --size 512 800 1333x800 \\
+        --batch 1 2 --paths default --single-pass --out work_dirs/benchmarks/full_size.json
+
+``--single-pass`` is for full-size images, where one pass takes a minute: each path runs once per
+size and batch (after a warm-up at 64²), timed and measured for peak memory in that same call, and
+the peak memory of each path is fitted linearly against the batch's pixels (slope in MiB per
+megapixel, R²).
 """
 import argparse
 import os
 import os.path as osp
+import time
 import warnings
 from typing import Callable, Optional
 
@@ -31,7 +39,8 @@ import torch
 
 from mmdat.models.discretizers import VQGANDiscretizer
 from mmdat.models.discretizers.inference import native_bf16
-from mmdat.utils.profiling import PeakMemory, count_gflop, interleaved_times, spread, write_rows
+from mmdat.utils.profiling import (PeakMemory, count_gflop, image_size, interleaved_times, linear_fit,
+                                   size_label, spread, synchronize, write_rows)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 #: The shipped weights of the embedded presets (the others are benchmarked with random weights).
@@ -58,7 +67,8 @@ QUICK_ARCHITECTURE = dict(
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--preset', default='embedded-tiny-f4-4096')
-    parser.add_argument('--size', type=int, nargs='+', default=[160, 224, 256])
+    parser.add_argument('--size', type=image_size, nargs='+', default=[(160, 160), (224, 224), (256, 256)],
+                        help='SIDE or WIDTHxHEIGHT, e.g. 512 1333x800')
     parser.add_argument('--batch', type=int, nargs='+', default=[1, 8])
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--repeats', type=int, default=3, help='timed interleaved rounds')
@@ -67,6 +77,11 @@ def parse_args() -> argparse.Namespace:
                         help='mmdat paths to time (default: all; the bf16 ones only where the '
                         'device has native bf16, since emulated bf16 is slower than fp32)')
     parser.add_argument('--out', metavar='FILE.json', help='write one JSON row per measurement')
+    parser.add_argument('--single-pass', action='store_true',
+                        help='one timed and memory-measured call per path, size and batch, and a '
+                        'linear fit of peak memory against pixels (for full-size images)')
+    parser.add_argument('--no-taming', action='store_true',
+                        help="leave out taming's chain (its time, memory and the code comparison)")
     parser.add_argument('--quick', action='store_true',
                         help='tiny random architecture at 64x64, one round: runs in seconds')
     return parser.parse_args()
@@ -104,13 +119,14 @@ def build(args: argparse.Namespace, options: dict) -> VQGANDiscretizer:
     return discretizer
 
 
-def scene_images(batch: int, size: int, seed: int = 0) -> torch.Tensor:
-    """Embedded-dataset scenes (one object on a textured background) as RGB in [0, 1]."""
+def scene_images(batch: int, size: tuple[int, int], seed: int = 0) -> torch.Tensor:
+    """Embedded-dataset scenes (one object on a textured background) as RGB in [0, 1], composed
+    square at the longer side and cropped to ``size`` (H, W)."""
     from mmdat.datasets.embedded_scenes import CATEGORIES, compose_classification_image
     from mmdat.datasets.embedded_sources import load_source_library
     library, rng = load_source_library(), np.random.default_rng(seed)
-    images = [compose_classification_image(library, rng, size, index % len(CATEGORIES))
-              for index in range(batch)]
+    images = [compose_classification_image(library, rng, max(size), index % len(CATEGORIES))
+              [:size[0], :size[1]] for index in range(batch)]
     return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous().float() / 255
 
 
@@ -145,7 +161,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.quick:
-        args.size, args.batch, args.repeats = [64], [1, 2], 1
+        args.size, args.batch, args.repeats = [(64, 64)], [1, 2], 1
     device = torch.device(args.device)
     if device.type == 'cuda':
         torch.backends.cudnn.benchmark = True
@@ -162,10 +178,18 @@ def main() -> None:
     reference_discretizer = build(args, dict(decoder='taming'))  # contiguous weights
     paths = {label: build(args, PATHS[label]) for label in args.paths}
     if weights == 'random' and reference_discretizer.network.quantizer_type == 'vq':
-        fit_codebook([reference_discretizer, *paths.values()], scene_images(2, args.size[0], 1))
+        fit_size = tuple(min(side, 256) for side in args.size[0])
+        fit_codebook([reference_discretizer, *paths.values()], scene_images(2, fit_size, 1))
     for discretizer in (reference_discretizer, *paths.values()):
         discretizer.network.to(device)
     reference = taming_chain(reference_discretizer.network)
+    if args.single_pass:
+        runs = {} if args.no_taming else {'taming': reference}
+        runs.update({label: discretizer.discretize_with_codes for label, discretizer in paths.items()})
+        rows = single_pass_rows(args, runs, name, weights, device)
+        if args.out:
+            write_rows(args.out, rows)
+        return
     memory = PeakMemory(device)
     rows = []
     for size in args.size:
@@ -178,7 +202,7 @@ def main() -> None:
                                        for label, run in runs.items()}, args.repeats, device)
             reference_ms = min(times['taming']) / batch * 1e3
             gflop = count_gflop(lambda: reference(images)) / batch
-            print(f'\n{size}x{size}, batch {batch}: taming {reference_ms:.1f} ms/image, '
+            print(f'\n{size_label(size)}, batch {batch}: taming {reference_ms:.1f} ms/image, '
                   f'{gflop:.1f} GFLOP/image')
             print(f'  {"path":<24}{"ms/image min/med/max":>24}{"speed-up":>10}{"exact":>7}'
                   f'{"codes equal":>13}{"max|dx|":>10}{"peak MiB":>10}')
@@ -194,7 +218,7 @@ def main() -> None:
                 fastest, median, slowest = (seconds / batch * 1e3
                                             for seconds in spread(times[label]))
                 row = dict(preset=name, weights=weights, device=str(device),
-                           threads=torch.get_num_threads(), size=size, batch=batch, path=label,
+                           threads=torch.get_num_threads(), size=size_label(size), batch=batch, path=label,
                            gflop_per_image=gflop, exact=agreement == 1.0, ms=fastest,
                            ms_median=median, ms_max=slowest,
                            speedup_vs_taming=reference_ms / fastest,
@@ -207,13 +231,65 @@ def main() -> None:
                       f'{difference:>10.1e}{_mib(row["peak_mem_mb"]):>10}')
             kept = attack_sized_agreement(reference_discretizer, images)
             rows.append(dict(preset=name, weights=weights, device=str(device),
-                             threads=torch.get_num_threads(), size=size, batch=batch,
+                             threads=torch.get_num_threads(), size=size_label(size), batch=batch,
                              path=f'L2 step {ATTACK_EPS} (random direction)', exact=False,
                              ms=None, speedup_vs_taming=None, code_agreement=kept))
             print(f'  for scale: an L2 step of {ATTACK_EPS} per image (the official attack\'s '
                   f'size) keeps {kept:.4f} of the codes of Q(x̂)')
     if args.out:
         write_rows(args.out, rows)
+
+
+def single_pass_rows(args: argparse.Namespace, runs: dict, name: str, weights: str,
+                     device: torch.device) -> list[dict]:
+    """One timed, memory-measured call of each run per size and batch, then per run a linear fit of
+    peak memory against the batch's pixels."""
+    memory = PeakMemory(device)
+    warm_up = scene_images(1, (64, 64)).to(device)
+    for run in runs.values():
+        run(warm_up)
+    rows = []
+    print(f'  {"size":>10}{"batch":>6}  {"path":<16}{"ms/image":>10}{"peak MiB":>10}{"codes = taming":>16}')
+    for size in args.size:
+        for batch in args.batch:
+            images = scene_images(batch, size).to(device)
+            reference_codes = None
+            for label, run in runs.items():
+                result, seconds = {}, []
+
+                def call() -> None:
+                    start = time.perf_counter()
+                    result['out'] = run(images)
+                    synchronize(device)
+                    seconds.append(time.perf_counter() - start)
+
+                peak = memory.measure(call)
+                codes = result.pop('out')[1].reshape(batch, -1)
+                if label == 'taming':
+                    reference_codes = codes
+                # taming's strided convs floor a size that is not a multiple of the factor, where
+                # mmdat pads it: then the token grids differ and there is nothing to compare
+                agreement = None if reference_codes is None or codes.shape != reference_codes.shape \
+                    else (codes == reference_codes).float().mean().item()
+                rows.append(dict(preset=name, weights=weights, device=str(device),
+                                 threads=torch.get_num_threads(), size=size_label(size), batch=batch,
+                                 pixels=batch * size[0] * size[1], path=label,
+                                 ms=seconds[0] / batch * 1e3, peak_mem_mb=peak,
+                                 code_agreement=agreement))
+                shown = '–' if agreement is None else f'{agreement:.5f}'
+                print(f'  {size_label(size):>10}{batch:>6}  {label:<16}{seconds[0] / batch * 1e3:>10.0f}'
+                      f'{_mib(peak):>10}{shown:>16}', flush=True)
+    for label in runs:
+        measured = [row for row in rows if row['path'] == label and row['peak_mem_mb'] is not None]
+        if len(measured) < 2:
+            continue
+        fit = linear_fit([row['pixels'] / 1e6 for row in measured],
+                         [row['peak_mem_mb'] for row in measured])
+        rows.append(dict(preset=name, weights=weights, device=str(device), path=label,
+                         fit='peak_mem_mb = intercept + slope * megapixels', **fit))
+        print(f'  {label}: peak MiB = {fit["intercept"]:.0f} + {fit["slope"]:.0f} x megapixels '
+              f'(R² {fit["r2"]:.4f}; {fit["slope"] * 2**20 / 1e6:.0f} bytes per pixel)')
+    return rows
 
 
 def _mib(value: Optional[float]) -> str:

@@ -39,6 +39,8 @@ def main() -> None:
     parser.add_argument('--step-size', type=budget, help='PGD step (default 2.5 eps / steps)')
     args = parse_tool_args(parser)
     with readable_errors():
+        from mmengine.dist import is_main_process
+
         from mmdat.evaluation.robustness import (AdversarialBenchmark, AttackSpec, check_attack,
                                                  write_adversarial_reports)
         specs = []
@@ -55,7 +57,9 @@ def main() -> None:
         benchmark = AdversarialBenchmark(
             cfg, args.checkpoint, args.out, specs, num_images=args.num_images,
             workers=args.workers, seed=args.seed)
-        print(write_adversarial_reports(benchmark.run(), args.out))
+        result = benchmark.run()
+        if is_main_process():
+            print(write_adversarial_reports(result, args.out))
 
 
 if __name__ == '__main__':

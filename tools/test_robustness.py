@@ -5,9 +5,11 @@ Example:
     python tools/test_robustness.py CONFIG CHECKPOINT --out work_dirs/robustness \
         --corruptions benchmark --severities 1 2 3 4 5 --workers 2
 
-Corrupted images are cached (``--cache-dir``, default ``<out>/../corruption_cache``), every cell is
-saved as soon as it is done, and a second run with the same arguments resumes where the first
-stopped. Writes ``<out>/robustness.json``, ``robustness.md`` and two PNG plots.
+Corrupted images are cached (``--cache-dir``, default ``<out>/../corruption_cache``), or read from a
+set on disk (``--corrupted-dir``: tools/make_coco_c.py's layout or ImageNet-C's as downloaded). Every
+cell is saved as soon as it is done, and a second run with the same arguments resumes where the first
+stopped. With ``--launcher pytorch`` each rank evaluates a share of the images (torchrun, or
+tools/dist_test_robustness.sh). Writes ``<out>/robustness.json``, ``robustness.md`` and two PNG plots.
 """
 import argparse
 import json
@@ -33,7 +35,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--cache-dir', help='corruption cache (default: <out>/../corruption_cache)')
     parser.add_argument('--no-cache', action='store_true', help='corrupt without caching')
     parser.add_argument('--corrupted-dir',
-                        help='read corrupted images from a tools/make_coco_c.py directory')
+                        help='read the corrupted images from a set on disk: the layout '
+                        'tools/make_coco_c.py writes (COCO-C) or ImageNet-C\'s '
+                        '(<corruption>/<severity>/<wnid>/<file>); checked whole before inference')
     parser.add_argument('--baseline',
                         help='classifiers: mCE baseline, a robustness.json of another model or a '
                              'JSON {"name", "errors": {corruption: mean error}}; default: AlexNet')
@@ -43,6 +47,8 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     with readable_errors():
+        from mmengine.dist import is_main_process
+
         from mmdat.evaluation.robustness import (CorruptionBenchmark, check_severities, corruption_errors,
                                                  resolve_corruptions, write_reports)
         try:
@@ -71,7 +77,8 @@ def main() -> None:
             result['corruption_errors'] = corruption_errors(result['clean'], {
                 (c['corruption'], c['severity']): c['metrics'] for c in result['cells']},
                 baseline=baseline)
-        print(write_reports(result, args.out))
+        if is_main_process():
+            print(write_reports(result, args.out))
 
 
 if __name__ == '__main__':

@@ -64,6 +64,36 @@ def count_gflop(function: Callable[[], object]) -> float:
     return counter.get_total_flops() / 1e9
 
 
+def image_size(text: str) -> tuple[int, int]:
+    """``(height, width)`` from a command-line size: ``512`` (square) or ``1333x800`` (W x H)."""
+    try:
+        parts = [int(part) for part in text.lower().split('x')]
+    except ValueError:
+        parts = []
+    if len(parts) not in (1, 2) or min(parts, default=0) < 1:
+        import argparse
+        raise argparse.ArgumentTypeError(f'a size is SIDE or WIDTHxHEIGHT, e.g. 512 or 1333x800, but got '
+                                         f'{text!r}')
+    return (parts[0], parts[0]) if len(parts) == 1 else (parts[1], parts[0])
+
+
+def size_label(size: tuple[int, int]) -> str:
+    """``'1333x800'`` for ``(800, 1333)``."""
+    return f'{size[1]}x{size[0]}'
+
+
+def linear_fit(xs: list[float], ys: list[float]) -> dict:
+    """Least-squares ``y = intercept + slope · x`` and its R²."""
+    n = len(xs)
+    mean_x, mean_y = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mean_x) ** 2 for x in xs)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sxx
+    intercept = mean_y - slope * mean_x
+    residual = sum((y - intercept - slope * x) ** 2 for x, y in zip(xs, ys))
+    total = sum((y - mean_y) ** 2 for y in ys)
+    return dict(slope=slope, intercept=intercept, r2=1 - residual / total if total else 1.0)
+
+
 def write_rows(path: str, rows: list[dict]) -> None:
     """Write a benchmark's measurements as a JSON list of rows (``--out FILE.json``)."""
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)

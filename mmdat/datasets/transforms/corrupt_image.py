@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 
+from mmdat.evaluation.robustness.corrupted_dir import CorruptedDirectory
 from mmdat.evaluation.robustness.corruptions import (CORRUPTION_SETS, SEVERITIES, corrupt_image,
                                                      corruption_seed, library_version, resolve_corruptions)
 from mmdat.registry import TRANSFORMS
@@ -74,16 +75,20 @@ class CorruptImage(BaseTransform):
         severity (int): 1-5.
         seed (int): base seed of the run. Defaults to 0.
         cache_dir (str, optional): cache of corrupted images; None corrupts every time.
-        corrupted_dir (str, optional): a pre-generated corruption directory in the layout
-            ``<corrupted_dir>/<corruption>/<severity>/<image name>`` (``tools/make_coco_c.py``);
-            images are read from it instead of being corrupted.
+        corrupted_dir (str, optional): a corrupted image set, ``<corrupted_dir>/<corruption>/
+            <severity>/...`` in ``tools/make_coco_c.py``'s layout or ImageNet-C's
+            (:class:`~mmdat.evaluation.robustness.corrupted_dir.CorruptedDirectory`); images are
+            read from it instead of being corrupted.
         image_root (str, optional): the directory image names are relative to (the dataset's
             image prefix). None uses the file's basename.
+        stored_size (bool): take a stored image whose size differs from the clean one's as it
+            is (ImageNet-C's 224×224 crops), its shape entries following it. Defaults to False:
+            a different size is an error.
     """
 
     def __init__(self, corruption: str, severity: int, seed: int = 0,
                  cache_dir: Optional[str] = None, corrupted_dir: Optional[str] = None,
-                 image_root: Optional[str] = None) -> None:
+                 image_root: Optional[str] = None, stored_size: bool = False) -> None:
         resolve_corruptions([corruption])
         if corruption in CORRUPTION_SETS:
             raise ValueError(f'CorruptImage takes one corruption, but got the set {corruption!r}')
@@ -94,13 +99,17 @@ class CorruptImage(BaseTransform):
         self.seed = seed
         self.cache = CorruptionCache(cache_dir) if cache_dir else None
         self.corrupted_dir = corrupted_dir
+        self.stored = CorruptedDirectory(corrupted_dir) if corrupted_dir else None
         self.image_root = image_root
+        self.stored_size = stored_size
 
     def transform(self, results: dict) -> dict:
         image = results['img']
         key = image_key(results.get('img_path', ''), self.image_root)
-        if self.corrupted_dir is not None:
+        if self.stored is not None:
             results['img'] = self._read_pregenerated(key, image.shape)
+            if results['img'].shape != image.shape:
+                results['img_shape'] = results['ori_shape'] = results['img'].shape[:2]
             return results
         seed = corruption_seed(key, self.corruption, self.severity, self.seed)
         cache_path = self.cache.path(image, self.corruption, self.severity, seed) \
@@ -116,13 +125,14 @@ class CorruptImage(BaseTransform):
         return results
 
     def _read_pregenerated(self, key: str, shape: tuple) -> np.ndarray:
-        path = osp.join(self.corrupted_dir, self.corruption, str(self.severity), key)
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        path = self.stored.find(self.corruption, self.severity, key)
+        image = cv2.imread(path, cv2.IMREAD_COLOR) if path else None
         if image is None:
             raise FileNotFoundError(
-                f'{path} is missing from the corruption directory {self.corrupted_dir} (layout '
-                '<corruption>/<severity>/<image name>; write it with tools/make_coco_c.py)')
-        if image.shape != shape:
+                f'{key} is missing from {self.stored.folder(self.corruption, self.severity)} (or '
+                'unreadable; layout <corruption>/<severity>/<image path>, as tools/make_coco_c.py '
+                "writes it, or ImageNet-C's <corruption>/<severity>/<wnid>/<file>)")
+        if image.shape != shape and not self.stored_size:
             raise ValueError(f'{path} has shape {image.shape}, but the clean image has {shape}')
         return image
 

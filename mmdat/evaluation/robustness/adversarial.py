@@ -66,7 +66,10 @@ class AdversarialBenchmark(CellBenchmark):
     Args:
         cfg, checkpoint, out_dir, num_images, workers: as :class:`CellBenchmark`.
         attacks (list[AttackSpec]): the cells.
-        seed (int): seed of the random starts. Defaults to 0.
+        seed (int): seed of the random starts (with each batch's first image index). Defaults to 0.
+
+    Under ``--launcher pytorch`` every rank evaluates its share of the images (mmengine's
+    ``DefaultSampler``) and the evaluator gathers them, as in ``tools/test.py``.
     """
 
     cells_dirname = 'adversarial_cells'
@@ -89,12 +92,15 @@ class AdversarialBenchmark(CellBenchmark):
         evaluator = self.build_evaluator(runner, dataloader.dataset)
         evaluator.dataset_meta = getattr(dataloader.dataset, 'metainfo', None)
         attack = None if cell == CLEAN else build_attack(self.attacks[cell].attack_cfg())
-        generator = torch.Generator().manual_seed(self.seed)
-        for index, data in enumerate(dataloader):
+        # a batch's random start is seeded by its first image's index in the dataset, so that with
+        # batch size 1 (mmdet's test default) no cell depends on how the images are shared out
+        first_images = [indices[0] for indices in dataloader.batch_sampler]
+        for index, (data, first) in enumerate(zip(dataloader, first_images)):
             with torch.no_grad():
                 batch = model.data_preprocessor(data, False)
             inputs, samples = batch['inputs'], batch['data_samples']
             if attack is not None:
+                generator = torch.Generator().manual_seed(self.seed * 1_000_003 + int(first))
                 inputs = self._attacked(model, attack, inputs, samples, generator)
             with torch.no_grad():
                 outputs = model(inputs, samples, mode='predict')

@@ -8,13 +8,15 @@ again with the same arguments, evaluates only the missing cells.
 import copy
 import hashlib
 import json
+import math
 import os
 import os.path as osp
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import cv2
 from mmengine.config import Config, ConfigDict
-from mmengine.dist import is_main_process
+from mmengine.dist import get_world_size, is_main_process
 from mmengine.evaluator import Evaluator
 from mmengine.hooks import Hook
 from mmengine.registry import RUNNERS
@@ -22,20 +24,27 @@ from mmengine.runner import Runner, TestLoop
 from mmengine.utils import ProgressBar
 
 from mmdat.utils.checkpoint import check_checkpoint_fits
+from .corrupted_dir import CorruptedDirectory
 from .corruptions import library_version
 from .summary import summarize
 
 CLEAN = ('clean', 0)
+#: Test pipeline steps that set the image's size, left out for images fed as stored (ImageNet-C)
+SIZE_STEPS = ('Resize', 'Crop')
 
 
 class RobustnessError(ValueError):
     """A setting of a robustness run that cannot work (reported before any evaluation)."""
 
 
-def _is_image_loader(transform: dict) -> bool:
+def _type_name(transform: dict) -> str:
     kind = transform.get('type', '')
     name = kind if isinstance(kind, str) else getattr(kind, '__name__', '')
-    return name.split('.')[-1] in ('LoadImageFromFile', 'LoadImageFromNDArray')
+    return name.split('.')[-1]
+
+
+def _is_image_loader(transform: dict) -> bool:
+    return _type_name(transform) in ('LoadImageFromFile', 'LoadImageFromNDArray')
 
 
 def _dataset_with_pipeline(dataset: dict) -> dict:
@@ -62,7 +71,10 @@ def corrupted_dataloader(dataloader: dict, corruption: Optional[str], severity: 
                          transform_args: dict, num_images: Optional[int],
                          workers: Optional[int]) -> dict:
     """A copy of a test dataloader config with ``mmdat.CorruptImage`` right after the image loader
-    (none for clean), the first ``num_images`` images and ``workers`` worker processes."""
+    (none for clean), the first ``num_images`` images and ``workers`` worker processes. With
+    ``transform_args['stored_size']`` (stored images at their own size, ImageNet-C's 224² crops)
+    the pipeline's resize and crop steps after the loader are left out: the images are fed as the
+    set stores them, as its protocol does."""
     dataloader = copy.deepcopy(dataloader)
     dataset = _dataset_with_pipeline(dataloader['dataset'])
     if num_images is not None:
@@ -77,6 +89,10 @@ def corrupted_dataloader(dataloader: dict, corruption: Optional[str], severity: 
             raise RobustnessError(
                 'the test pipeline has no LoadImageFromFile step to put the corruption after: '
                 f'{[t.get("type") for t in pipeline]}')
+        if transform_args.get('stored_size'):
+            pipeline = pipeline[:loaders[0] + 1] + [
+                step for step in pipeline[loaders[0] + 1:]
+                if not any(word in _type_name(step) for word in SIZE_STEPS)]
         pipeline.insert(loaders[0] + 1, dict(type='mmdat.CorruptImage', corruption=corruption,
                                              severity=severity, **transform_args))
         dataset['pipeline'] = pipeline
@@ -84,7 +100,8 @@ def corrupted_dataloader(dataloader: dict, corruption: Optional[str], severity: 
 
 
 class _GridProgress(Hook):
-    """One progress bar with ETA over every image of every pending cell."""
+    """One progress bar with ETA over every image of every pending cell (on the main process,
+    counting its share of the images)."""
 
     priority = 'VERY_LOW'
 
@@ -104,6 +121,10 @@ class CellBenchmark:
     as they exist; a second run with the same arguments evaluates only the missing cells, and a run
     whose arguments differ from the ones recorded in ``<out>/run.json`` is refused. Subclasses say
     which cells there are (:meth:`cells`) and how one is evaluated (:meth:`evaluate`).
+
+    Under ``--launcher pytorch`` (or slurm, mpi) every rank evaluates its share of each cell's images
+    and the evaluator gathers the results, as mmengine's test loop does; the main process writes
+    the files, and the cells are the ones a single process gives.
 
     Args:
         cfg (Config): the model's config (its ``test_dataloader`` and ``test_evaluator`` are used).
@@ -142,6 +163,9 @@ class CellBenchmark:
     def evaluate(self, runner: Runner, cell: Tuple[str, object]) -> Dict[str, float]:
         """The evaluator's metrics on one cell."""
         raise NotImplementedError
+
+    def check_inputs(self, runner: Runner, pending: List[Tuple[str, object]]) -> None:
+        """Raise, before any inference, for an input the pending cells would miss."""
 
     # -- files ---------------------------------------------------------------------------------------
     def _cell_path(self, cell: Tuple[str, object]) -> str:
@@ -186,7 +210,9 @@ class CellBenchmark:
         pending = [cell for cell in self.cells() if cell not in done]
         if pending:
             runner = self._build_runner()
-            self.progress = _GridProgress(self._count_images(runner) * len(pending))
+            self.check_inputs(runner, pending)
+            share = math.ceil(len(self.dataset(runner)) / get_world_size())  # DefaultSampler's
+            self.progress = _GridProgress(share * len(pending))
             runner.register_hook(self.progress)
             for cell in pending:
                 start = time.perf_counter()
@@ -239,9 +265,12 @@ class CellBenchmark:
                     metric.img_ids = image_ids
         return evaluator
 
-    def _count_images(self, runner: Runner) -> int:
-        loader = corrupted_dataloader(self.cfg.test_dataloader, None, 0, {}, self.num_images, 0)
-        return len(runner.build_dataloader(loader).dataset)
+    def dataset(self, runner: Runner):
+        """The test dataset of this run (the ``num_images`` subset), built once."""
+        if getattr(self, '_dataset', None) is None:
+            loader = corrupted_dataloader(self.cfg.test_dataloader, None, 0, {}, self.num_images, 0)
+            self._dataset = runner.build_dataloader(loader).dataset
+        return self._dataset
 
 
 class CorruptionBenchmark(CellBenchmark):
@@ -273,6 +302,38 @@ class CorruptionBenchmark(CellBenchmark):
 
     def cells(self) -> List[Tuple[str, int]]:
         return [CLEAN] + [(c, s) for c in self.corruptions for s in self.severities]
+
+    def check_inputs(self, runner: Runner, pending: List[Tuple[str, int]]) -> None:
+        """With ``corrupted_dir``: every image of every pending cell is there (else one line naming
+        what is missing), and the stored images' size is the clean ones' or, for a set stored at
+        its own size (ImageNet-C's 224² crops) and a test set without annotations in pixels, fed
+        as stored."""
+        cells = [cell for cell in pending if cell != CLEAN]
+        if self.corrupted_dir is None or not cells:
+            return
+        from mmdat.datasets.transforms import image_key
+        dataset = self.dataset(runner)
+        paths = [dataset.get_data_info(index)['img_path'] for index in range(len(dataset))]
+        keys = [image_key(path, self.transform_args['image_root']) for path in paths]
+        directory = CorruptedDirectory(self.corrupted_dir)
+        directory.check(cells, keys)
+        stored = cv2.imread(directory.find(*cells[0], keys[0]), cv2.IMREAD_COLOR)
+        clean = cv2.imread(paths[0], cv2.IMREAD_COLOR)
+        if stored is None or clean is None or stored.shape == clean.shape:
+            return
+        pipeline = _dataset_with_pipeline(self.cfg.test_dataloader.dataset)['pipeline']
+        if any(_type_name(step).startswith('LoadAnnotations') for step in pipeline):
+            raise RobustnessError(
+                f'{directory.find(*cells[0], keys[0])} is {stored.shape[1]}x{stored.shape[0]}, but '
+                f'the clean image {paths[0]} is {clean.shape[1]}x{clean.shape[0]}: this test set\'s '
+                'annotations are in the clean images\' pixels, so its corrupted copies must keep '
+                'their size (tools/make_coco_c.py keeps it)')
+        self.transform_args['stored_size'] = True
+        if is_main_process():
+            print(f'mmdat: --corrupted-dir stores its images at their own size ({stored.shape[1]}x'
+                  f'{stored.shape[0]}; the clean {paths[0]} is {clean.shape[1]}x{clean.shape[0]}): '
+                  'they are fed as stored, without the test pipeline\'s resize and crop steps, as '
+                  'ImageNet-C\'s protocol does; the clean cell keeps the full pipeline')
 
     def evaluate(self, runner: Runner, cell: Tuple[str, int]) -> Dict[str, float]:
         corruption = None if cell == CLEAN else cell[0]

@@ -8,11 +8,12 @@ import copy
 import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 from mmengine.dist import get_rank
+from mmengine.model import BaseAveragedModel
 from torch import Tensor
 
 from mmdat.registry import MODELS
@@ -116,6 +117,25 @@ def bn_mode_context(model: nn.Module, mode: str) -> Iterator[None]:
                 getattr(module, name).copy_(value)
 
 
+@contextmanager
+def frozen_averages(model: nn.Module) -> Iterator[None]:
+    """Hold every averaged copy inside ``model`` (mmengine's ``BaseAveragedModel``: MoCo v3's and
+    BYOL's momentum encoders) as it is: ``update_parameters`` does nothing meanwhile, so the DAT passes
+    add no momentum update to the one of the training step."""
+    averaged = [module for module in model.modules() if isinstance(module, BaseAveragedModel)]
+    for module in averaged:
+        module.update_parameters = _no_update
+    try:
+        yield
+    finally:
+        for module in averaged:
+            del module.update_parameters
+
+
+def _no_update(model: nn.Module) -> None:
+    """``update_parameters`` while the DAT passes run."""
+
+
 class DATPreprocessorMixin:
     """Adds Discrete Adversarial Training to a stock OpenMMLab data preprocessor.
 
@@ -123,6 +143,11 @@ class DATPreprocessorMixin:
     :meth:`init_dat` from ``__init__``; :class:`~mmdat.models.pixel_domain.PixelDomain` reads the
     stock class's mean, std and channel order. ``mmdat.DATHook`` binds the model and plans each
     iteration.
+
+    Multi-view input (self-supervised learning: ``inputs`` a list of view batches) is the one other
+    case: the views are stacked into one batch, discretized and attacked together through one gradient
+    of the algorithm's loss, and split again wherever the model sees them. Momentum encoders inside the
+    model are updated by the training step only, never by the DAT passes.
 
     The ``dat`` dict:
         discretizer (dict): the frozen Q, e.g. ``dict(type='mmdat.VQGANDiscretizer', preset=...,
@@ -173,6 +198,7 @@ class DATPreprocessorMixin:
         if self.train_on == 'fused' and self.attack.steps != 1:
             raise ValueError("train_on='fused' takes its attack direction from the clean backward, so it "
                              f'supports a single attack step only, but got steps: {self.attack.steps}')
+        self._views = 0  # views of the batch in the DAT step (0: one tensor, not a view list)
         self._model_ref: Optional[Callable[[], Optional[nn.Module]]] = None
         self._optim_wrapper_ref: Optional[Callable[[], Any]] = None
         self.dat_plan: Optional[DATIterationPlan] = None
@@ -184,10 +210,6 @@ class DATPreprocessorMixin:
         the local clean backward). Both are held by weak reference: no cycles, no module registration."""
         self._model_ref = weakref.ref(model)
         self._optim_wrapper_ref = weakref.ref(optim_wrapper) if optim_wrapper is not None else None
-
-    def model_input_is_rgb(self) -> bool:
-        """Whether the preprocessed batch is RGB (True) or BGR (False); set by the subclass."""
-        raise NotImplementedError
 
     # -- forward --------------------------------------------------------------------------------------
     @torch.compiler.disable
@@ -250,14 +272,45 @@ class DATPreprocessorMixin:
         return generator
 
     def _dat_step(self, model: nn.Module, data: dict, plan: DATIterationPlan) -> dict:
-        step = self._discretize_and_attack(model, data['inputs'], data['data_samples'], plan)
-        self.dat_report = self._report(model, step, data['data_samples'], plan)
-        return self._assemble(data, step.adv_inputs)
+        inputs = data['inputs']
+        self._views = len(inputs) if isinstance(inputs, (list, tuple)) else 0
+        if self._views:
+            self.check_multi_view()
+        try:
+            batch = self._stack_views(inputs) if self._views else inputs
+            with frozen_averages(model):
+                step = self._discretize_and_attack(model, batch, data['data_samples'], plan)
+                self.dat_report = self._report(model, step, data['data_samples'], plan)
+            return self._assemble(data, step.adv_inputs)
+        finally:
+            self._views = 0
+
+    def check_multi_view(self) -> None:
+        """Refuse the ``train_on`` modes that do not work on view lists."""
+        if self.dat_enabled and self.train_on == 'clean+adv':
+            raise ValueError(
+                "dat.train_on='clean+adv' concatenates the clean and adversarial batches, so a contrastive "
+                "loss would take each image's clean and adversarial views for negatives of each other; "
+                "use train_on='separate' (the same clean + adversarial objective, each loss on its own "
+                "batch), 'adv' (Algorithm 1) or 'fused'")
+
+    @staticmethod
+    def _stack_views(views: Sequence[Tensor]) -> Tensor:
+        shapes = {tuple(view.shape) for view in views}
+        if len(shapes) != 1:
+            raise ValueError(f'the views differ in size ({sorted(shapes)}): DAT attacks all views through '
+                             'one gradient of the loss and needs them the same size (one crop size for '
+                             'every view, as MoCo v3, SimCLR and SimSiam use)')
+        return torch.cat(list(views))
+
+    def _model_input(self, batch: Tensor) -> Union[Tensor, List[Tensor]]:
+        """What the model takes: the batch, or in a multi-view step the list of its views."""
+        return list(batch.chunk(self._views)) if self._views else batch
 
     def _discretize_and_attack(self, model: nn.Module, inputs: Tensor, samples: List[Any],
                                plan: DATIterationPlan) -> '_AttackedBatch':
         """x̂ = Q(x), δ from the model's full loss, x_adv = Q(center + δ), in the model's domain."""
-        valid = self.valid_mask(inputs, samples)
+        valid = self.valid_mask(inputs, None if self._views else samples)  # views are not padded
         x = self.to_unit_rgb(inputs)
         generator = self._generator(inputs.device, plan.seed)
         rng_devices = [inputs.device] if inputs.is_cuda else []
@@ -265,7 +318,7 @@ class DATPreprocessorMixin:
                               rng_draws=_rng_states(rng_devices))  # RPN / RoI samplers draw these
 
         def loss_at(images: Tensor) -> Tensor:
-            return full_loss(model, self.from_unit_rgb(images, inputs, valid), samples)
+            return full_loss(model, self._model_input(self.from_unit_rgb(images, inputs, valid)), samples)
 
         if self.train_on == 'fused':  # no x̂ here: x_adv = Q(x + δ)
             result = self._fused_attack(model, inputs, samples, x, valid, generator, plan,
@@ -274,7 +327,7 @@ class DATPreprocessorMixin:
         else:
             if self.train_on == 'separate':
                 with torch.enable_grad():
-                    clean_loss = full_loss(model, inputs, samples)
+                    clean_loss = full_loss(model, self._model_input(inputs), samples)
                 self._backward_locally(clean_loss)
                 step.stats['loss_clean'] = float(clean_loss.detach())
             if self.attack.code_space:  # from the words of x; it decodes x̂ and x_adv itself
@@ -324,7 +377,7 @@ class DATPreprocessorMixin:
             with torch.random.fork_rng(devices=step.rng_devices), torch.no_grad(), \
                     bn_mode_context(model, 'freeze'):
                 _set_rng_states(step.rng_draws, step.rng_devices)
-                stats['loss_adv'] = float(full_loss(model, step.adv_inputs, samples))
+                stats['loss_adv'] = float(full_loss(model, self._model_input(step.adv_inputs), samples))
         visuals = None
         if plan.num_visuals > 0:
             k = min(plan.num_visuals, step.x.shape[0])
@@ -340,7 +393,7 @@ class DATPreprocessorMixin:
         if self.train_on == 'clean+adv':
             return dict(inputs=torch.cat([inputs, adv_inputs]),
                         data_samples=list(samples) + [copy.deepcopy(s) for s in samples])
-        return dict(inputs=adv_inputs, data_samples=samples)
+        return dict(inputs=self._model_input(adv_inputs), data_samples=samples)
 
     def _fused_attack(self, model: nn.Module, inputs: Tensor, data_samples: List[Any], x: Tensor,
                       valid: Tensor, generator: torch.Generator, plan: DATIterationPlan,
@@ -350,7 +403,7 @@ class DATPreprocessorMixin:
         null = self.attack.is_null(plan.eps_scale)  # then ∇ₓL is not needed: the backward stops early
         clean_inputs = inputs.detach().clone().requires_grad_(not null)
         with torch.enable_grad():
-            clean_loss = full_loss(model, clean_inputs, data_samples)
+            clean_loss = full_loss(model, self._model_input(clean_inputs), data_samples)
         applied = self._backward_locally(clean_loss)
         stats['loss_clean'] = float(clean_loss.detach())
         if null:
