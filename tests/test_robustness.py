@@ -428,10 +428,9 @@ def test_two_ranks_give_the_cells_and_summary_of_one_process(scratch, det_checkp
     run_tool('test_robustness.py', DET, det_checkpoint, '--out', one, *common, cwd=scratch)
     run_two_ranks('test_robustness.py', DET, det_checkpoint, '2', '--out', two, *common, cwd=scratch)
     single, split = read_result(one), read_result(two)
-    assert split['clean'] == pytest.approx(single['clean'], abs=1e-6)
-    for cell, other in zip(split['cells'], single['cells']):
-        assert cell['metrics'] == pytest.approx(other['metrics'], abs=1e-6)
-    assert split['summary']['metrics'] == pytest.approx(single['summary']['metrics'], abs=1e-6)
+    assert split['clean'] == single['clean'] and split['clean']['coco/bbox_mAP_50'] > 0
+    assert [cell['metrics'] for cell in split['cells']] == [cell['metrics'] for cell in single['cells']]
+    assert split['summary']['metrics'] == single['summary']['metrics']
 
     # resume stays per cell: drop one cell, the two ranks evaluate only that one again
     stamps = {path: os.stat(path).st_mtime_ns for path in glob.glob(osp.join(two, 'cells', '*.json'))}

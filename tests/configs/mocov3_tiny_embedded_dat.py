@@ -1,5 +1,5 @@
 # Test-sized DAT MoCo v3 pre-training: 16 train images at 64 px, two iterations of 8.
-_base_ = ['../../configs/dat/mocov3_resnet18_dat_8xb64-40e_embedded.py']
+_base_ = ['../../configs/dat/mocov3_resnet18_dat_8xb64-20e_embedded.py']
 
 data_root = 'data/embedded_cls_tiny/'
 settings = dict(seed=0, num_train=32, num_val=16, image_size=64)

@@ -1,5 +1,5 @@
 # Test-sized linear probe: 32 train / 16 val images at 64 px, four iterations of 8.
-_base_ = ['../../configs/mocov3/mocov3_resnet18_linear-probe_8xb32-20e_embedded.py']
+_base_ = ['../../configs/mocov3/mocov3_resnet18_linear-probe_8xb32-10e_embedded.py']
 
 data_root = 'data/embedded_cls_tiny/'
 settings = dict(seed=0, num_train=32, num_val=16, image_size=64)

@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Tuple
 
 import torch
+from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
 from mmdat.models.attacks import build_attack
@@ -86,7 +87,7 @@ class AdversarialBenchmark(CellBenchmark):
         return [CLEAN] + list(self.attacks)
 
     def evaluate(self, runner: Runner, cell: Tuple[str, object]) -> Dict[str, float]:
-        model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         model.eval()
         dataloader = runner.build_dataloader(self.test_dataloader())
         evaluator = self.build_evaluator(runner, dataloader.dataset)

@@ -19,6 +19,7 @@ from mmengine.config import Config, ConfigDict
 from mmengine.dist import get_world_size, is_main_process
 from mmengine.evaluator import Evaluator
 from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner, TestLoop
 from mmengine.utils import ProgressBar
@@ -150,6 +151,7 @@ class CellBenchmark:
         self.num_images = num_images
         self.workers = workers
         self.cells_dir = osp.join(out_dir, self.cells_dirname)
+        self._dataset = None
         # what makes two runs the same, wherever their files lie: the config's name, the weights' bytes
         self.identity = dict(
             config=osp.basename(cfg.filename) if cfg.filename else None,
@@ -242,7 +244,8 @@ class CellBenchmark:
             default_hooks.pop(name, None)
         cfg.default_hooks = default_hooks
         runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
-        check_checkpoint_fits(runner.model, self.checkpoint)
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model  # DDP: unwrapped
+        check_checkpoint_fits(model, self.checkpoint)
         runner.call_hook('before_run')
         runner.load_checkpoint(self.checkpoint, map_location='cpu', strict=True)
         return runner
@@ -258,16 +261,17 @@ class CellBenchmark:
         otherwise score every image of the annotation file, so a ``num_images`` subset would count
         the images it skipped as missed detections."""
         evaluator = runner.build_evaluator(copy.deepcopy(self.cfg.test_evaluator))
-        if self.num_images is not None:
+        coco_metrics = [metric for metric in evaluator.metrics
+                        if hasattr(metric, '_coco_api') and hasattr(metric, 'img_ids')]
+        if self.num_images is not None and coco_metrics:
             image_ids = [dataset.get_data_info(i)['img_id'] for i in range(len(dataset))]
-            for metric in evaluator.metrics:
-                if hasattr(metric, '_coco_api') and hasattr(metric, 'img_ids'):
-                    metric.img_ids = image_ids
+            for metric in coco_metrics:
+                metric.img_ids = image_ids
         return evaluator
 
     def dataset(self, runner: Runner):
         """The test dataset of this run (the ``num_images`` subset), built once."""
-        if getattr(self, '_dataset', None) is None:
+        if self._dataset is None:
             loader = corrupted_dataloader(self.cfg.test_dataloader, None, 0, {}, self.num_images, 0)
             self._dataset = runner.build_dataloader(loader).dataset
         return self._dataset

@@ -380,7 +380,7 @@ class DATPreprocessorMixin:
                 stats['loss_adv'] = float(full_loss(model, self._model_input(step.adv_inputs), samples))
         visuals = None
         if plan.num_visuals > 0:
-            k = min(plan.num_visuals, step.x.shape[0])
+            k = min(plan.num_visuals, len(samples))  # a multi-view batch: its first view
             visuals = dict(x=step.x[:k].detach().cpu(),
                            x_hat=None if step.x_hat is None else step.x_hat[:k].detach().cpu(),
                            x_adv=step.x_adv[:k].detach().cpu(), valid=step.valid[:k].cpu(),

@@ -1,7 +1,7 @@
 # MoCo v3 pre-training of mmpretrain's ResNet-18 on the embedded classification images (64 px, 800 images,
 # labels unused): a CPU schedule of minutes, so the effect of DAT on self-supervised pre-training can be
-# seen end to end. Judge it with the linear probe, mocov3_resnet18_linear-probe_8xb32-20e_embedded.py.
-# The DAT twin is ../dat/mocov3_resnet18_dat_8xb64-40e_embedded.py.
+# seen end to end. Judge it with the linear probe, mocov3_resnet18_linear-probe_8xb32-10e_embedded.py.
+# The DAT twin is ../dat/mocov3_resnet18_dat_8xb64-20e_embedded.py.
 _base_ = ['mmpretrain::mocov3/mocov3_resnet50_8xb512-amp-coslr-100e_in1k.py']
 custom_imports = dict(imports=['mmdat'], allow_failed_imports=False)
 
@@ -45,9 +45,9 @@ optim_wrapper = dict(
     optimizer=dict(type='LARS', lr=0.15, weight_decay=1e-6, momentum=0.9),
     paramwise_cfg=dict(custom_keys={'bn': no_decay, 'bias': no_decay, 'downsample.1': no_decay}))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=4, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=36, by_epoch=True, begin=4, end=40, convert_to_iter_based=True)
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=2, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=18, by_epoch=True, begin=2, end=20, convert_to_iter_based=True)
 ]
-train_cfg = dict(max_epochs=40)
+train_cfg = dict(max_epochs=20)
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=10, max_keep_ckpts=1))
 auto_scale_lr = dict(base_batch_size=64)
