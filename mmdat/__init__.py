@@ -16,7 +16,7 @@ What ``import mmdat`` changes outside mmdat (all of it, in this one place):
    still refused, with an error naming the file, and its code does not run
    (``mmdat.utils.checkpoint``). To keep mmengine's own loaders, set ``MMDAT_KEEP_MMENGINE_LOADERS=1``
    before importing mmdat.
-3. Where mmcv's ``adjust_hue`` fails on numpy 2 for a negative hue factor (mmcv 2.2; it breaks every
+3. Where mmcv's ``adjust_hue`` fails on numpy 2 for a negative hue factor (mmcv 2.1; it breaks every
    ``ColorJitter`` with ``hue > 0``, e.g. in mmpretrain's MoCo v3, SimCLR and SimSiam pipelines), it
    puts a working one in its place, with the shift numpy 1 gave (``mmdat.utils.mmcv_fixes``).
 """

@@ -129,7 +129,7 @@ def test_discretizer_benchmark_writes_rows_and_pins_the_taming_decoder(scratch):
         rows = json.load(file)
     timed = [row for row in rows if row['ms'] is not None]
     assert {(row['size'], row['batch'], row['path']) for row in timed} == {
-        (64, batch, path) for batch in (1, 2) for path in ('taming', 'default', 'taming decoder')}
+        ('64x64', batch, path) for batch in (1, 2) for path in ('taming', 'default', 'taming decoder')}
     for row in timed:
         assert set(row) >= {'preset', 'size', 'batch', 'path', 'exact', 'ms',
                             'speedup_vs_taming', 'code_agreement'}
@@ -144,7 +144,7 @@ def test_dat_benchmark_counts_each_mode_s_discretizer_passes_and_prices_against_
     out = osp.join(scratch, 'dat_benchmark.json')
     proc = run_tool('benchmark_dat.py', '--model', 'resnet', '--size', '64', '--batch', '2',
                     '--repeats', '1', '--threads', '2', '--out', out, cwd=scratch)
-    assert 'x official' in proc.stdout and 'ResNet-18, 64 px, batch 2' in proc.stdout
+    assert 'x official' in proc.stdout and 'ResNet-18, 64x64 px, batch 2' in proc.stdout
     with open(out) as file:
         rows = {row['mode']: row for row in json.load(file)}
     assert set(rows) == {'plain', 'official', 'adv', 'clean+adv', 'separate', 'fused',

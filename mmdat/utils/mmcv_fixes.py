@@ -1,6 +1,6 @@
 """``mmcv.adjust_hue`` that works on numpy 2.
 
-mmcv 2.2's ``adjust_hue`` shifts the hue channel by ``np.uint8(hue_factor * 255)``; numpy 2 refuses a
+mmcv 2.1's ``adjust_hue`` shifts the hue channel by ``np.uint8(hue_factor * 255)``; numpy 2 refuses a
 negative value there (``OverflowError: Python integer -14 out of bounds for uint8``), so every
 ``ColorJitter`` with ``hue > 0`` (mmpretrain's MoCo v3, SimCLR, SimSiam and BYOL pipelines) fails on
 about half of its draws. :func:`adjust_hue` shifts by the same amount, ``int(hue_factor * 255)``

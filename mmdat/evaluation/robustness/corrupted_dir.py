@@ -13,7 +13,7 @@ Two layouts are read, told apart per image, not by a switch:
 """
 import os
 import os.path as osp
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 
 class CorruptedDirectoryError(ValueError):
@@ -29,7 +29,7 @@ class CorruptedDirectory:
 
     def __init__(self, root: str) -> None:
         self.root = root
-        self._by_name: Dict[Tuple[str, int], Dict[str, str]] = {}
+        self._index: Dict[Tuple[str, int], Tuple[Set[str], Dict[str, str]]] = {}
 
     def folder(self, corruption: str, severity: int) -> str:
         return osp.join(self.root, corruption, str(severity))
@@ -37,24 +37,26 @@ class CorruptedDirectory:
     def find(self, corruption: str, severity: int, key: str) -> Optional[str]:
         """The path of the copy of the image named ``key`` (relative to its image root, '/'
         separators), or None."""
-        direct = osp.join(self.folder(corruption, severity), *key.split('/'))
-        if osp.isfile(direct):
-            return direct
-        relative = self._names(corruption, severity).get(key.rsplit('/', 1)[-1])
-        return osp.join(self.folder(corruption, severity), relative) if relative else None
+        paths, names = self._files(corruption, severity)
+        relative = key if key in paths else names.get(key.rsplit('/', 1)[-1])
+        return osp.join(self.folder(corruption, severity), *relative.split('/')) if relative else None
 
-    def _names(self, corruption: str, severity: int) -> Dict[str, str]:
-        """File name -> path relative to the severity folder, for every file below it (built once
-        per folder; a name found twice maps to nothing, since it cannot tell the images apart)."""
+    def _files(self, corruption: str, severity: int) -> Tuple[Set[str], Dict[str, str]]:
+        """Every file below the severity folder, as '/'-separated paths relative to it, and file
+        name -> that path (read once per folder; a name found twice maps to nothing, since it cannot
+        tell the images apart)."""
         cell = (corruption, severity)
-        if cell not in self._by_name:
+        if cell not in self._index:
+            paths: Set[str] = set()
             names: Dict[str, Optional[str]] = {}
             base = self.folder(corruption, severity)
             for folder, _, files in os.walk(base):
                 for name in files:
-                    names[name] = None if name in names else osp.relpath(osp.join(folder, name), base)
-            self._by_name[cell] = {name: path for name, path in names.items() if path}
-        return self._by_name[cell]
+                    relative = osp.relpath(osp.join(folder, name), base).replace(os.sep, '/')
+                    paths.add(relative)
+                    names[name] = None if name in names else relative
+            self._index[cell] = (paths, {name: path for name, path in names.items() if path})
+        return self._index[cell]
 
     def check(self, cells: Iterable[Tuple[str, int]], keys: Sequence[str]) -> None:
         """Raise :class:`CorruptedDirectoryError` with one line naming what is missing: whole
