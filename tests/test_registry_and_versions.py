@@ -42,7 +42,7 @@ def test_version_check_names_the_package_and_the_fix(monkeypatch):
     monkeypatch.setattr(version_check, 'installed_version',
                         lambda name: '2.2.0' if name == 'mmcv' else real(name))
     with pytest.raises(ImportError,
-                       match=r'mmcv 2.1.0 is installed, mmdat needs mmcv>=2.0.0rc4,<2.2.0.*make install'):
+                       match=r'mmcv 2.2.0 is installed, mmdat needs mmcv>=2.0.0rc4,<2.2.0.*make install'):
         version_check.check_versions()
 
 
