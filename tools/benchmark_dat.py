@@ -38,7 +38,6 @@ import argparse
 import copy
 import os.path as osp
 import sys
-import time
 import warnings
 from typing import Callable, Optional
 
@@ -52,8 +51,8 @@ sys.path.insert(0, ROOT)
 import mmdat  # noqa: F401
 from mmdat.models.data_preprocessors import DATIterationPlan
 from mmdat.models.full_loss import full_loss
-from mmdat.utils.profiling import (PeakMemory, count_gflop, image_size, interleaved_times, size_label, spread,
-                                   synchronize, write_rows)
+from mmdat.utils.profiling import (PeakMemory, count_gflop, image_size, interleaved_times, mib_text,
+                                   size_label, spread, write_rows)
 
 #: model name -> (DAT config of the embedded dataset, scope, task)
 MODELS = {
@@ -275,7 +274,7 @@ def single_pass_rows(name: str, args: argparse.Namespace) -> list[dict]:
     task = MODELS[name][2]
     batch = make_batch(task, args.size, args.batch)
     small = make_batch(task, tuple(max(32, side // 4) for side in args.size), args.batch)
-    memory, device = PeakMemory(torch.device('cpu')), torch.device('cpu')
+    memory = PeakMemory(torch.device('cpu'))
     discretizer = args.preset or 'embedded-tiny-f4-4096 (shipped)'
     rows = []
     print(f'\n{MODEL_NAMES[name]}, {size_label(args.size)}, batch {args.batch}, {args.threads} '
@@ -283,30 +282,18 @@ def single_pass_rows(name: str, args: argparse.Namespace) -> list[dict]:
     for row in args.rows:
         run, _ = build_step(name, row, args)
         run(small)
-        seconds = []
-
-        def call(run=run) -> None:
-            start = time.perf_counter()
-            run(batch)
-            synchronize(device)
-            seconds.append(time.perf_counter() - start)
-
-        peak = memory.measure(call)
+        _, seconds, peak = memory.measure_timed(run, batch)
         rows.append(dict(model=MODEL_NAMES[name], discretizer=discretizer, mode=row,
                          size=size_label(args.size), batch=args.batch,
-                         threads=torch.get_num_threads(), ms_per_iter=seconds[0] * 1e3,
+                         threads=torch.get_num_threads(), ms_per_iter=seconds * 1e3,
                          peak_mem_mb=peak, single_pass=True))
-        print(f'  {row:<28}{seconds[0]:>9.1f} s{_mib(peak):>10} MiB', flush=True)
+        print(f'  {row:<28}{seconds:>9.1f} s{mib_text(peak):>10} MiB', flush=True)
     plain = rows[0]
     for row in rows:
         row['ratio_to_plain'] = row['ms_per_iter'] / plain['ms_per_iter']
         if row['peak_mem_mb'] is not None and plain['peak_mem_mb']:
             row['peak_mem_ratio_to_plain'] = row['peak_mem_mb'] / plain['peak_mem_mb']
     return rows
-
-
-def _mib(value: Optional[float]) -> str:
-    return 'n/a' if value is None else f'{value:.0f}'
 
 
 def main() -> None:
@@ -329,7 +316,7 @@ def main() -> None:
               f'{"x floor":>9}{"(min)":>7}{"Q passes":>10}{"GFLOP":>9}{"peak MiB":>10}')
         for row in rows:
             times = f'{row["ms_min"]:.0f}/{row["ms_per_iter"]:.0f}/{row["ms_max"]:.0f}'
-            peak = 'n/a' if row['peak_mem_mb'] is None else f'{row["peak_mem_mb"]:.0f}'
+            peak = mib_text(row['peak_mem_mb'])
             print(f'  {row["mode"]:<28}{times:>22}{row["ratio_to_plain"]:>9.2f}'
                   f'{row["ratio_to_official"]:>12.2f}{row["floor_ratio"]:>9.2f}'
                   f'{row["floor_ratio_min"]:>7.2f}'

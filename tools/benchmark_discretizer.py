@@ -30,9 +30,8 @@ megapixel, R²).
 import argparse
 import os
 import os.path as osp
-import time
 import warnings
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 import torch
@@ -40,7 +39,7 @@ import torch
 from mmdat.models.discretizers import VQGANDiscretizer
 from mmdat.models.discretizers.inference import native_bf16
 from mmdat.utils.profiling import (PeakMemory, count_gflop, image_size, interleaved_times, linear_fit,
-                                   size_label, spread, synchronize, write_rows)
+                                   mib_text, size_label, spread, write_rows)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 #: The shipped weights of the embedded presets (the others are benchmarked with random weights).
@@ -228,7 +227,7 @@ def main() -> None:
                 timing = f'{row["ms"]:.1f}/{row["ms_median"]:.1f}/{row["ms_max"]:.1f}'
                 print(f'  {label:<24}{timing:>24}{row["speedup_vs_taming"]:>10.2f}'
                       f'{"yes" if row["exact"] else "no":>7}{agreement:>13.5f}'
-                      f'{difference:>10.1e}{_mib(row["peak_mem_mb"]):>10}')
+                      f'{difference:>10.1e}{mib_text(row["peak_mem_mb"]):>10}')
             kept = attack_sized_agreement(reference_discretizer, images)
             rows.append(dict(preset=name, weights=weights, device=str(device),
                              threads=torch.get_num_threads(), size=size_label(size), batch=batch,
@@ -255,16 +254,8 @@ def single_pass_rows(args: argparse.Namespace, runs: dict, name: str, weights: s
             images = scene_images(batch, size).to(device)
             reference_codes = None
             for label, run in runs.items():
-                result, seconds = {}, []
-
-                def call() -> None:
-                    start = time.perf_counter()
-                    result['out'] = run(images)
-                    synchronize(device)
-                    seconds.append(time.perf_counter() - start)
-
-                peak = memory.measure(call)
-                codes = result.pop('out')[1].reshape(batch, -1)
+                (_, codes), seconds, peak = memory.measure_timed(run, images)
+                codes = codes.reshape(batch, -1)
                 if label == 'taming':
                     reference_codes = codes
                 # taming's strided convs floor a size that is not a multiple of the factor, where
@@ -274,11 +265,11 @@ def single_pass_rows(args: argparse.Namespace, runs: dict, name: str, weights: s
                 rows.append(dict(preset=name, weights=weights, device=str(device),
                                  threads=torch.get_num_threads(), size=size_label(size), batch=batch,
                                  pixels=batch * size[0] * size[1], path=label,
-                                 ms=seconds[0] / batch * 1e3, peak_mem_mb=peak,
+                                 ms=seconds / batch * 1e3, peak_mem_mb=peak,
                                  code_agreement=agreement))
                 shown = '–' if agreement is None else f'{agreement:.5f}'
-                print(f'  {size_label(size):>10}{batch:>6}  {label:<16}{seconds[0] / batch * 1e3:>10.0f}'
-                      f'{_mib(peak):>10}{shown:>16}', flush=True)
+                print(f'  {size_label(size):>10}{batch:>6}  {label:<16}{seconds / batch * 1e3:>10.0f}'
+                      f'{mib_text(peak):>10}{shown:>16}', flush=True)
     for label in runs:
         measured = [row for row in rows if row['path'] == label and row['peak_mem_mb'] is not None]
         if len(measured) < 2:
@@ -290,10 +281,6 @@ def single_pass_rows(args: argparse.Namespace, runs: dict, name: str, weights: s
         print(f'  {label}: peak MiB = {fit["intercept"]:.0f} + {fit["slope"]:.0f} x megapixels '
               f'(R² {fit["r2"]:.4f}; {fit["slope"] * 2**20 / 1e6:.0f} bytes per pixel)')
     return rows
-
-
-def _mib(value: Optional[float]) -> str:
-    return 'n/a' if value is None else f'{value:.0f}'
 
 
 if __name__ == '__main__':

@@ -94,6 +94,11 @@ def linear_fit(xs: list[float], ys: list[float]) -> dict:
     return dict(slope=slope, intercept=intercept, r2=1 - residual / total if total else 1.0)
 
 
+def mib_text(value: Optional[float]) -> str:
+    """A peak-memory figure for a table: whole MiB, or ``'n/a'`` where it was not measurable."""
+    return 'n/a' if value is None else f'{value:.0f}'
+
+
 def write_rows(path: str, rows: list[dict]) -> None:
     """Write a benchmark's measurements as a JSON list of rows (``--out FILE.json``)."""
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
@@ -107,6 +112,20 @@ class PeakMemory:
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
+
+    def measure_timed(self, function: Callable, *args) -> tuple[object, float, Optional[float]]:
+        """Run ``function(*args)`` once; return its result, its wall time in seconds (the device
+        synchronised) and the peak memory increase in MiB, both from that one call."""
+        outcome = {}
+
+        def timed() -> None:
+            start = time.perf_counter()
+            outcome['result'] = function(*args)
+            synchronize(self.device)
+            outcome['seconds'] = time.perf_counter() - start
+
+        peak = self.measure(timed)
+        return outcome['result'], outcome['seconds'], peak
 
     def measure(self, function: Callable, *args) -> Optional[float]:
         """Run ``function(*args)``; return the peak increase in MiB (None if unmeasurable)."""
