@@ -98,7 +98,6 @@ class CorruptImage(BaseTransform):
         self.severity = severity
         self.seed = seed
         self.cache = CorruptionCache(cache_dir) if cache_dir else None
-        self.corrupted_dir = corrupted_dir
         self.stored = CorruptedDirectory(corrupted_dir) if corrupted_dir else None
         self.image_root = image_root
         self.stored_size = stored_size
