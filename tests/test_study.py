@@ -270,6 +270,39 @@ def test_knob_arms_set_the_documented_knobs_and_are_compared_with_their_base(
     assert figures(text, 'Against normal, DAT+bn_mode=eval changed mPC by', 1) == [3.0]
 
 
+def test_a_discretizer_arm_swaps_in_the_shipped_weights_and_its_attack_is_weighed_against_its_eps0(
+        tmp_path, monkeypatch, capsys):
+    """``+discretizer=<preset>`` sets the preset and its shipped file (a preset mmdat does not ship is
+    refused, naming those it does), and the arm's attack share is taken against the eps-0 arm with the
+    same discretizer, not the default one's."""
+    from mmengine.config import Config
+
+    from mmdat.apis.experiment import knob_options
+    config = osp.join(REPO_ROOT, study_efficacy.MODELS['efficientdet-lite0'][1])
+    options = knob_options(config, dict(discretizer='embedded-small-f4-4096'))
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(dict(option.split('=', 1) for option in options))
+    discretizer = cfg.model.data_preprocessor.dat.discretizer
+    assert discretizer.preset == 'embedded-small-f4-4096'
+    shipped = osp.join(REPO_ROOT, 'checkpoints', 'vqgan_small_f4_embedded.pth')
+    assert osp.samefile(discretizer.checkpoint, shipped)
+    with pytest.raises(ValueError, match="no weights for preset 'openimages-f8-16384'.*tiny-f4-4096"):
+        knob_options(config, dict(discretizer='openimages-f8-16384'))
+
+    small = '+discretizer=embedded-small-f4-4096'
+    arms = ('normal', 'DAT', 'DAT-eps0', 'DAT' + small, 'DAT-eps0' + small)
+    text, _ = study(tmp_path, [
+        (0, 'normal', 0.20, 0.10), (0, 'DAT', 0.25, 0.15, 0.02), (0, 'DAT-eps0', 0.25, 0.15, 0.0),
+        (0, 'DAT' + small, 0.25, 0.16, 0.02), (0, 'DAT-eps0' + small, 0.25, 0.12, 0.0),
+        (1, 'normal', 0.30, 0.12), (1, 'DAT', 0.31, 0.17, 0.02), (1, 'DAT-eps0', 0.31, 0.17, 0.0),
+        (1, 'DAT' + small, 0.31, 0.18, 0.02), (1, 'DAT-eps0' + small, 0.31, 0.16, 0.0)],
+        monkeypatch, capsys, arms=arms)
+    # the attack's share with the small discretizer: mPC +4 and +2 (none with the default one)
+    assert figures(text, f'Against DAT-eps0{small}, DAT{small} changed mPC by', 2) == [3.0, 1.41]
+    assert figures(text, f'Against DAT, DAT{small} changed mPC by', 1) == [1.0]
+    assert f'Against DAT-eps0, DAT{small}' not in text
+
+
 def test_a_classifier_study_reports_accuracy_in_points_with_mce_and_adversarial_accuracy(
         tmp_path, monkeypatch, capsys):
     """ResNet-18 runs: top-1 (percent in robustness.json) becomes points like mAP × 100, and mCE and each

@@ -29,24 +29,17 @@ megapixel, R²).
 """
 import argparse
 import os
-import os.path as osp
 import warnings
 from typing import Callable
 
 import numpy as np
 import torch
 
-from mmdat.models.discretizers import VQGANDiscretizer
+from mmdat.models.discretizers import VQGANDiscretizer, get_vqgan_preset, shipped_checkpoint
 from mmdat.models.discretizers.inference import native_bf16
 from mmdat.utils.profiling import (PeakMemory, count_gflop, image_size, interleaved_times, linear_fit,
                                    mib_text, size_label, spread, write_rows)
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-#: The shipped weights of the embedded presets (the others are benchmarked with random weights).
-SHIPPED_CHECKPOINTS = {
-    'embedded-tiny-f4-4096': 'checkpoints/vqgan_tiny_f4_embedded.pth',
-    'embedded-tiny-f8-512': 'checkpoints/vqgan_tiny_f8_embedded.pth',
-}
 #: mmdat paths: name -> VQGANDiscretizer options (on top of its defaults).
 PATHS = {
     'default': dict(),
@@ -108,9 +101,10 @@ def build(args: argparse.Namespace, options: dict) -> VQGANDiscretizer:
     if args.quick:
         architecture = dict(QUICK_ARCHITECTURE)
     else:
-        checkpoint = SHIPPED_CHECKPOINTS.get(args.preset)
+        # the embedded presets with their shipped weights, the others with random weights
+        shipped = get_vqgan_preset(args.preset).shipped
         architecture = dict(preset=args.preset,
-                            checkpoint=osp.join(ROOT, checkpoint) if checkpoint else None)
+                            checkpoint=shipped_checkpoint(args.preset) if shipped else None)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # random weights on purpose
         discretizer = VQGANDiscretizer(**architecture, **options)
@@ -165,7 +159,7 @@ def main() -> None:
     if device.type == 'cuda':
         torch.backends.cudnn.benchmark = True
     name = 'quick (tiny, random)' if args.quick else args.preset
-    weights = 'shipped' if not args.quick and args.preset in SHIPPED_CHECKPOINTS else 'random'
+    weights = 'shipped' if not args.quick and get_vqgan_preset(args.preset).shipped else 'random'
     print(f'discretizer: {name}, {weights} weights; device {device}, '
           f'{torch.get_num_threads()} threads, torch {torch.__version__}, pid {os.getpid()}')
     if args.paths is None:

@@ -49,8 +49,9 @@ CLASSIFIERS = ('resnet18', )
 #: (``DAT-eps0``: no attack, x_adv = Q(x)); ``normal-<K>x`` and ``DAT-<K>x`` the normal and the DAT config
 #: with the schedule stretched over K times the epochs. DAT trains on two batches per step, so
 #: ``normal-2x`` sees as many images as ``DAT``, ``normal-4x`` as many as ``DAT-2x``. A DAT arm followed
-#: by ``+<knob>=<value>`` (e.g. ``DAT+train_on=adv``, ``DAT-eps4+bn_mode=eval``) sets one of DAT's
-#: documented knobs (``DAT_KNOBS``) and is compared with the arm without it.
+#: by ``+<knob>=<value>`` (e.g. ``DAT+train_on=adv``, ``DAT-eps4+bn_mode=eval``,
+#: ``DAT-eps0+discretizer=embedded-small-f4-4096``) sets one of DAT's documented knobs (``DAT_KNOBS``) and
+#: is compared with the arm without it.
 ARMS = ('normal', 'DAT', 'DAT-eps0')
 METRICS = ('P', 'mPC', 'rPC')
 
@@ -278,11 +279,16 @@ def verdict(rows: List[dict], model: str) -> str:
 
 def knob_arms(rows: List[dict], model: str) -> List[str]:
     """One sentence per arm with DAT knobs: against normal, against the same arm without them and, for an
-    attack arm, against eps 0 (the attack's own share: both train on Q(x) at zero budget)."""
+    arm that attacks, against eps 0 (the attack's own share: both train on Q(x) at zero budget): the
+    plain ``DAT-eps0`` for an attack knob, the eps-0 arm with the same knobs otherwise (e.g. with the
+    same discretizer), where it ran."""
+    arms = {r['arm'] for r in rows if r['model'] == model}
     lines = []
-    for arm in sorted({r['arm'] for r in rows if r['model'] == model and arm_parts(r['arm'])[1]}):
+    for arm in sorted(a for a in arms if arm_parts(a)[1]):
         base, knobs = arm_parts(arm)
-        for reference in ('normal', base) + (('DAT-eps0', ) if 'attack' in knobs else ()):
+        eps0 = 'DAT-eps0' + ''.join(f'+{key}={value}' for key, value in knobs.items() if key != 'attack')
+        attacks = 'attack' in knobs or base == 'DAT' or (arm_eps(base) or 0) > 0
+        for reference in ('normal', base) + ((eps0, ) if attacks and eps0 in arms and eps0 != arm else ()):
             gains = {key: paired(rows, model, arm, reference, key) for key in METRICS}
             if gains['mPC']:
                 lines.append(f'Against {reference}, {arm} {changed(gains, model)}'

@@ -42,10 +42,12 @@ def stretched_schedule(config: str, factor: int) -> tuple:
 
 
 #: DAT's documented knobs a study may tune, and where each lives: the preprocessor's ``dat`` block, its
-#: attack (a name of :mod:`mmdat.models.attacks.names`, e.g. ``codeflip-0.05``) or the ``DATHook``
-#: (warm-up: ``begin_iter``, ``warmup_iters``; ``prob``).
+#: attack (a name of :mod:`mmdat.models.attacks.names`, e.g. ``codeflip-0.05``), its discretizer (the
+#: name of a preset mmdat ships, with its shipped weights, e.g. ``embedded-small-f4-4096``) or the
+#: ``DATHook`` (warm-up: ``begin_iter``, ``warmup_iters``; ``prob``).
 DAT_KNOBS = {'train_on': 'preprocessor', 'perturb_at': 'preprocessor', 'bn_mode': 'preprocessor',
-             'attack': 'attack', 'begin_iter': 'hook', 'warmup_iters': 'hook', 'prob': 'hook'}
+             'attack': 'attack', 'discretizer': 'discretizer', 'begin_iter': 'hook', 'warmup_iters': 'hook',
+             'prob': 'hook'}
 
 
 def dat_block(cfg) -> tuple:
@@ -71,6 +73,17 @@ def attack_options(cfg, name: str) -> list:
     return options
 
 
+def discretizer_options(cfg, preset: str) -> list:
+    """``--cfg-options`` that replace a DAT config's discretizer by the shipped one of ``preset``."""
+    from mmdat.models.discretizers import shipped_checkpoint
+    try:
+        checkpoint = shipped_checkpoint(preset)
+    except KeyError as error:
+        raise ValueError(error.args[0]) from None
+    prefix = dat_block(cfg)[0]
+    return [f'{prefix}.discretizer.preset={preset}', f'{prefix}.discretizer.checkpoint={checkpoint}']
+
+
 def knob_options(config: str, knobs: Dict[str, str]) -> tuple:
     """``--cfg-options`` that set DAT knobs (names of :data:`DAT_KNOBS`) in the DAT config ``config``;
     the ``DATHook`` is found in its ``custom_hooks``."""
@@ -89,6 +102,9 @@ def knob_options(config: str, knobs: Dict[str, str]) -> tuple:
             continue
         if DAT_KNOBS[key] == 'attack':
             options += attack_options(cfg, value)
+            continue
+        if DAT_KNOBS[key] == 'discretizer':
+            options += discretizer_options(cfg, value)
             continue
         if hook_index is None:
             hooks = [str(hook.get('type', '')) for hook in cfg.get('custom_hooks', [])]

@@ -33,8 +33,10 @@ import torch
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 from mmdat.apis import ConfigError, readable_errors
+from mmdat.models.discretizers import shipped_checkpoint
 
-SHIPPED = ('embedded-tiny-f4-4096', 'checkpoints/vqgan_tiny_f4_embedded.pth')
+DEFAULT_DISCRETIZER = ('embedded-tiny-f4-4096', shipped_checkpoint('embedded-tiny-f4-4096'))
+
 DEFAULT_ATTACKS = ('official-0.1', 'official-4', 'codeflip-0.05', 'codeflip-0.2', 'codeflip-0.05-k32',
                    'latentpgd-0.5', 'qpgd-2', 'qpgd-8')
 REFERENCE = 'official-0.1'
@@ -47,7 +49,8 @@ def parse_args() -> argparse.Namespace:
                         metavar=('NAME', 'CONFIG', 'CHECKPOINT'), help='a trained model (repeatable)')
     parser.add_argument('--attacks', nargs='+', default=list(DEFAULT_ATTACKS),
                         help=f"attack names (default: {' '.join(DEFAULT_ATTACKS)})")
-    parser.add_argument('--discretizer', nargs=2, metavar=('PRESET', 'CHECKPOINT'), default=SHIPPED,
+    parser.add_argument('--discretizer', nargs=2, metavar=('PRESET', 'CHECKPOINT'),
+                        default=DEFAULT_DISCRETIZER,
                         help='the discretizer (default: the shipped f4 one)')
     parser.add_argument('--num-images', type=int, default=32, help='val images per model')
     parser.add_argument('--batch-size', type=int, default=8)

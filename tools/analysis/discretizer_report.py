@@ -25,12 +25,11 @@ import torch
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 from mmdat.apis import ConfigError, readable_errors
+from mmdat.models.discretizers import shipped_checkpoint
 
-SHIPPED = {
-    'embedded-tiny-f8-512': 'checkpoints/vqgan_tiny_f8_embedded.pth',
-    'embedded-tiny-f4-4096': 'checkpoints/vqgan_tiny_f4_embedded.pth',
-    'embedded-small-f4-4096': 'checkpoints/vqgan_small_f4_embedded.pth',
-}
+#: the shipped discretizers, in the order of the report's columns (oldest first)
+SHIPPED = {name: shipped_checkpoint(name)
+           for name in ('embedded-tiny-f8-512', 'embedded-tiny-f4-4096', 'embedded-small-f4-4096')}
 
 
 def parse_args() -> argparse.Namespace:

@@ -31,8 +31,10 @@ import torch
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 from mmdat.apis import ConfigError, readable_errors
+from mmdat.models.discretizers import shipped_checkpoint
 
-SHIPPED = ('embedded-tiny-f4-4096', 'checkpoints/vqgan_tiny_f4_embedded.pth')
+DEFAULT_DISCRETIZER = ('embedded-tiny-f4-4096', shipped_checkpoint('embedded-tiny-f4-4096'))
+
 SETS = ('x', 'x_hat', 'official DAE', 'code-flip DAE', 'PAE')
 
 
@@ -41,7 +43,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('config', help='the trained model\'s config (mmdet or mmpretrain)')
     parser.add_argument('checkpoint', help='its weights')
     parser.add_argument('--out', required=True, help='directory for perturbations.json/.md/.png')
-    parser.add_argument('--discretizer', nargs=2, metavar=('PRESET', 'CHECKPOINT'), default=SHIPPED)
+    parser.add_argument('--discretizer', nargs=2, metavar=('PRESET', 'CHECKPOINT'),
+                        default=DEFAULT_DISCRETIZER)
     parser.add_argument('--num-images', type=int, default=32)
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--official-eps', type=float, default=0.1)

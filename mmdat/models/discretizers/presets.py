@@ -4,6 +4,7 @@ Each preset fixes the taming ``ddconfig``, the codebook size K (``n_embed``), th
 (``embed_dim``) and the quantizer, so that the official checkpoint loads strictly. Nothing here
 downloads anything: ``url`` only says where the weights are published.
 """
+import os.path as osp
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -38,6 +39,8 @@ class VQGANPreset:
         url_note (str): how to get a checkpoint from ``url`` when it is a web page rather than a
             file. Defaults to ``''`` (``url`` can be passed as ``checkpoint``; zip archives such as
             latent-diffusion's are unpacked by mmdat's checkpoint loader).
+        shipped (str, optional): the weights' path inside the mmdat repository, for the presets
+            mmdat trained and ships (:func:`shipped_checkpoint`).
     """
 
     ddconfig: dict = field(repr=False)
@@ -46,6 +49,7 @@ class VQGANPreset:
     quantizer: str
     url: str
     url_note: str = ''
+    shipped: Optional[str] = None
 
     @property
     def downsample_factor(self) -> int:
@@ -98,17 +102,20 @@ VQGAN_PRESETS: dict[str, VQGANPreset] = {
         ddconfig=dict(_ddconfig(4, [1, 1, 2], []), ch=64, num_res_blocks=1, resolution=64),
         n_embed=4096, embed_dim=4, quantizer='vq',
         url='checkpoints/vqgan_small_f4_embedded.pth (in the mmdat repository)',
-        url_note='shipped with mmdat: pass the path of checkpoints/vqgan_small_f4_embedded.pth'),
+        url_note='shipped with mmdat: pass the path of checkpoints/vqgan_small_f4_embedded.pth',
+        shipped='checkpoints/vqgan_small_f4_embedded.pth'),
     'embedded-tiny-f4-4096': VQGANPreset(
         ddconfig=dict(_ddconfig(4, [1, 1, 2], []), ch=32, num_res_blocks=1, resolution=64),
         n_embed=4096, embed_dim=4, quantizer='vq',
         url='checkpoints/vqgan_tiny_f4_embedded.pth (in the mmdat repository)',
-        url_note='shipped with mmdat: pass the path of checkpoints/vqgan_tiny_f4_embedded.pth'),
+        url_note='shipped with mmdat: pass the path of checkpoints/vqgan_tiny_f4_embedded.pth',
+        shipped='checkpoints/vqgan_tiny_f4_embedded.pth'),
     'embedded-tiny-f8-512': VQGANPreset(
         ddconfig=dict(_ddconfig(8, [1, 1, 2, 2], []), ch=32, num_res_blocks=1, resolution=64),
         n_embed=512, embed_dim=8, quantizer='vq',
         url='checkpoints/vqgan_tiny_f8_embedded.pth (in the mmdat repository)',
-        url_note='shipped with mmdat: pass the path of checkpoints/vqgan_tiny_f8_embedded.pth'),
+        url_note='shipped with mmdat: pass the path of checkpoints/vqgan_tiny_f8_embedded.pth',
+        shipped='checkpoints/vqgan_tiny_f8_embedded.pth'),
 }
 
 
@@ -126,6 +133,21 @@ def get_vqgan_preset(name: str) -> VQGANPreset:
     except KeyError:
         raise KeyError(f'unknown VQGAN preset {name!r}; valid presets: '
                        f'{", ".join(VQGAN_PRESETS)}') from None
+
+
+def shipped_checkpoint(name: str) -> str:
+    """The absolute path of the weights mmdat ships for preset ``name`` (in a source checkout).
+
+    Raises:
+        KeyError: for a preset mmdat does not ship; the message lists those it does.
+    """
+    preset = get_vqgan_preset(name)
+    if preset.shipped is None:
+        shipped = [key for key, value in VQGAN_PRESETS.items() if value.shipped]
+        raise KeyError(f'mmdat ships no weights for preset {name!r} (pass a checkpoint); it ships '
+                       f'{", ".join(shipped)}')
+    return osp.join(osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))),
+                    preset.shipped)
 
 
 def describe_architecture(preset: Optional[str], ddconfig: dict, n_embed: int, embed_dim: int,
