@@ -153,6 +153,34 @@ def test_a_run_in_the_work_dir_replaces_its_record_and_a_bad_record_is_named(tmp
         study(tmp_path / 'again', [], monkeypatch, capsys, records=[str(records)])
 
 
+def test_a_dat_run_is_told_apart_by_its_discretizer(tmp_path, monkeypatch, capsys):
+    """A DAT record is a run of the arm whose discretizer it was trained with: under the DAT configs'
+    default it is ``DAT``, under another ``DAT+discretizer=<preset>``; a DAT record that does not say
+    is refused, and so is a finished run whose dumped config has another discretizer than its arm."""
+    from mmengine.config import Config
+    default = study_efficacy.arm_discretizer('efficientdet-lite0', 'DAT')
+    other = next(name for name in ('embedded-small-f4-4096', 'embedded-tiny-f4-4096') if name != default)
+    records = tmp_path / 'records.json'
+    old = dict(model='efficientdet-lite0', severities=['1', '3', '5'], note='an older study')
+    records.write_text(json.dumps([
+        dict(old, seed=0, arm='DAT', P=0.5, mPC=0.25, rPC=0.5, discretizer=other),
+        dict(old, seed=0, arm='DAT', P=0.3, mPC=0.15, rPC=0.5, discretizer=default)]))
+    _, rows = study(tmp_path / 'study', [], monkeypatch, capsys, records=[str(records)],
+                    arms=('DAT', f'DAT+discretizer={other}'))
+    assert {(r['arm'], r['P']) for r in rows} == {('DAT', 0.3), (f'DAT+discretizer={other}', 0.5)}
+
+    records.write_text(json.dumps([dict(old, seed=0, arm='DAT', P=0.5, mPC=0.25, rPC=0.5)]))
+    with pytest.raises(SystemExit, match=r'row 0 \(DAT\) does not say its discretizer'):
+        study(tmp_path / 'again', [], monkeypatch, capsys, records=[str(records)])
+
+    write_run(str(tmp_path / 'stale'), 0, 'DAT', 0.22, 0.14)
+    dumped = Config(dict(model=dict(data_preprocessor=dict(dat=dict(discretizer=dict(preset=other))))))
+    dumped.dump(str(tmp_path / 'stale' / 'efficientdet-lite0' / 'seed0' / 'DAT' / 'dat_config.py'))
+    stale = f"trained with the discretizer {other}.*'DAT\\+discretizer={other}'"
+    with pytest.raises(SystemExit, match=stale):
+        study(tmp_path / 'stale', [], monkeypatch, capsys)
+
+
 def test_normal_2x_stretches_the_schedule_and_dat_is_compared_with_it(tmp_path, monkeypatch, capsys):
     """``normal-2x`` sees the images DAT's two batches per step see: twice the epochs, the same
     schedule stretched over them (iteration warm-up kept), and the verdict compares DAT with it."""

@@ -21,6 +21,8 @@ Example::
     python tools/study_efficacy.py --models yolov3 --records docs/studies/yolov3.json --report-only
 """
 import argparse
+import functools
+import glob
 import json
 import os.path as osp
 import statistics
@@ -120,6 +122,43 @@ def run_dir(experiment: Experiment, model: str, seed: int, arm: str) -> str:
     return experiment.path(model, f'seed{seed}', arm)
 
 
+@functools.lru_cache(maxsize=None)
+def arm_discretizer(model: str, arm: str) -> Optional[str]:
+    """The discretizer preset a DAT arm trains with (its ``+discretizer=`` knob, else its DAT config's);
+    None for a normal arm."""
+    if not arm.startswith('DAT'):
+        return None
+    knobs = arm_parts(arm)[1]
+    if 'discretizer' in knobs:
+        return knobs['discretizer']
+    from mmengine.config import Config
+    return dat_block(Config.fromfile(osp.join(ROOT, MODELS[model][1])))[1]['discretizer'].get('preset')
+
+
+def canonical_arm(arm: str, discretizer: Optional[str]) -> str:
+    """``arm`` with its knobs sorted and its discretizer named as a knob: one name for one run, whichever
+    discretizer the DAT configs default to (``DAT`` of a tiny-discretizer record and
+    ``DAT+discretizer=embedded-tiny-f4-4096`` are the same run)."""
+    base, knobs = arm_parts(arm)
+    if discretizer:
+        knobs['discretizer'] = discretizer
+    return base + ''.join(f'+{key}={knobs[key]}' for key in sorted(knobs))
+
+
+def check_trained_discretizer(model: str, arm: str, work_dir: str) -> None:
+    """Refuse a finished run whose discretizer is not the one its arm trains with now (a run of the DAT
+    configs' former default), rather than reuse or report it under the wrong name."""
+    dumped = sorted(glob.glob(osp.join(work_dir, '*.py')))
+    if not arm.startswith('DAT') or not dumped:
+        return
+    from mmengine.config import Config
+    trained = dat_block(Config.fromfile(dumped[0]))[1]['discretizer'].get('preset')
+    if trained != arm_discretizer(model, arm):
+        raise SystemExit(f'{work_dir} was trained with the discretizer {trained}, but the arm {arm} now '
+                         f'trains with {arm_discretizer(model, arm)}: rename the run directory to '
+                         f'{canonical_arm(arm, trained)!r} to keep it as that arm, or use another --work-dir')
+
+
 def run_one(experiment: Experiment, args: argparse.Namespace, model: str, seed: int, arm: str) -> None:
     normal_config, dat_config, epochs = MODELS[model]
     config = dat_config if arm.startswith('DAT') else normal_config
@@ -133,6 +172,7 @@ def run_one(experiment: Experiment, args: argparse.Namespace, model: str, seed: 
     if stretch > 1:
         options += stretched_schedule(osp.join(ROOT, config), stretch)
     work_dir = run_dir(experiment, model, seed, arm)
+    check_trained_discretizer(model, arm, work_dir)
     step = f'{model} seed {seed} {arm}'
     checkpoint = experiment.train(f'train {step}', config, work_dir, (args.epochs or epochs) * stretch,
                                   options)
@@ -152,6 +192,7 @@ def collect(experiment: Experiment, args: argparse.Namespace) -> List[dict]:
                 result = osp.join(work_dir, 'robustness', 'robustness.json')
                 if not osp.isfile(result):
                     continue
+                check_trained_discretizer(model, arm, work_dir)
                 with open(result) as file:
                     robustness = json.load(file)
                 summary = robustness['summary']
@@ -160,6 +201,8 @@ def collect(experiment: Experiment, args: argparse.Namespace) -> List[dict]:
                            severities=summary['protocol'].get('severities', args.severities),
                            **{key: metrics[key] for key in METRICS},
                            **final_epoch_means(work_dir, DAT_STATISTICS))
+                if arm_discretizer(model, arm):
+                    row['discretizer'] = arm_discretizer(model, arm)
                 if model in CLASSIFIERS:
                     row.update(classifier_metrics(robustness, osp.join(work_dir, 'adversarial',
                                                                        'adversarial.json')))
@@ -185,8 +228,11 @@ def classifier_metrics(robustness: dict, adversarial_json: str) -> dict:
 
 def add_records(rows: List[dict], args: argparse.Namespace) -> List[dict]:
     """``rows`` plus the rows of ``args.records`` for the models, seeds and arms asked for, except
-    where ``rows`` already has a run of the same model, seed and arm."""
+    where ``rows`` already has a run of the same model, seed and arm. A DAT record is a run of the arm
+    asked for when its discretizer is the one that arm trains with now (:func:`canonical_arm`)."""
     found = {(r['model'], r['seed'], r['arm']) for r in rows}
+    wanted = {(model, canonical_arm(arm, arm_discretizer(model, arm))): arm
+              for model in args.models for arm in args.arms}
     merged = list(rows)
     for path in args.records:
         try:
@@ -202,11 +248,14 @@ def add_records(rows: List[dict], args: argparse.Namespace) -> List[dict]:
             if [str(s) for s in record.get('severities', args.severities)] != list(args.severities):
                 raise SystemExit(f"--records {path}: row {i} was evaluated at severities "
                                  f"{record['severities']}, this study at {args.severities}")
-            key = (record['model'], record['seed'], record['arm'])
-            if (record['model'] in args.models and record['seed'] in args.seeds
-                    and record['arm'] in args.arms and key not in found):
+            if record['arm'].startswith('DAT') and not record.get('discretizer'):
+                raise SystemExit(f'--records {path}: row {i} ({record["arm"]}) does not say its '
+                                 'discretizer; add "discretizer": "<preset>"')
+            arm = wanted.get((record['model'], canonical_arm(record['arm'], record.get('discretizer'))))
+            key = (record['model'], record['seed'], arm)
+            if arm and record['seed'] in args.seeds and key not in found:
                 found.add(key)
-                merged.append(record)
+                merged.append(dict(record, arm=arm))
     order = {arm: i for i, arm in enumerate(args.arms)}
     return sorted(merged, key=lambda r: (r['model'], r['seed'], order[r['arm']]))
 
