@@ -105,6 +105,11 @@ def test_demo_ablation_names_the_kind_of_gain_the_study_names():
     assert 'tools/demo.py --eps0' in demo.ablation({})
 
 
+def with_tiny_discretizer(arms):
+    """The arms of the studies before 2026-12-07, which ran with the former default discretizer."""
+    return [f'{arm}+discretizer=embedded-tiny-f4-4096' if arm.startswith('DAT') else arm for arm in arms]
+
+
 @pytest.mark.parametrize('model,arms,runs,record,document', [
     ('yolov3', ['normal', 'DAT', 'DAT-eps0'], 9, 'yolov3.json', 'docs/studies.md'),
     ('efficientdet-lite0', ['normal', 'normal-2x', 'DAT', 'normal-4x', 'DAT-2x'], 13,
@@ -118,7 +123,9 @@ def test_demo_ablation_names_the_kind_of_gain_the_study_names():
 def test_a_committed_record_gives_the_documented_table(tmp_path, monkeypatch, capsys, model, arms, runs,
                                                        record, document):
     """docs/studies/*.json keep a study's runs (their directories do not travel); the report drawn from
-    one has the mean ± sd of P and mPC that its docs page quotes, arm by arm."""
+    one has the mean ± sd of P and mPC that its docs page quotes, arm by arm (its DAT arms named with the
+    discretizer they ran with)."""
+    arms = with_tiny_discretizer(arms)
     monkeypatch.setattr(sys, 'argv', ['study_efficacy.py', '--models', model, '--arms', *arms,
                                       '--report-only', '--work-dir', str(tmp_path), '--records',
                                       osp.join(REPO_ROOT, 'docs', 'studies', record)])
@@ -132,7 +139,7 @@ def test_a_committed_record_gives_the_documented_table(tmp_path, monkeypatch, ca
     assert len(json.load(open(tmp_path / 'study.json'))) == runs
     assert 'Runs reported from records' in text  # each record says where its rows come from
     if model == 'yolov3':
-        assert figures(text, "attack's own share (DAT − eps 0", 2) == [0.05, 1.62]
+        assert figures(text, f'Against {arms[2]}, {arms[1]} changed mPC by', 2) == [0.05, 1.62]
 
 
 def test_a_run_in_the_work_dir_replaces_its_record_and_a_bad_record_is_named(tmp_path, monkeypatch,
@@ -301,8 +308,8 @@ def test_knob_arms_set_the_documented_knobs_and_are_compared_with_their_base(
 def test_a_discretizer_arm_swaps_in_the_shipped_weights_and_its_attack_is_weighed_against_its_eps0(
         tmp_path, monkeypatch, capsys):
     """``+discretizer=<preset>`` sets the preset and its shipped file (a preset mmdat does not ship is
-    refused, naming those it does), and the arm's attack share is taken against the eps-0 arm with the
-    same discretizer, not the default one's."""
+    refused, naming those it does); the arm's attack share is taken against the eps-0 arm with the same
+    discretizer, and the default discretizer's arms are compared with the same arms on the other one."""
     from mmengine.config import Config
 
     from mmdat.apis.experiment import knob_options
@@ -317,18 +324,25 @@ def test_a_discretizer_arm_swaps_in_the_shipped_weights_and_its_attack_is_weighe
     with pytest.raises(ValueError, match="no weights for preset 'openimages-f8-16384'.*tiny-f4-4096"):
         knob_options(config, dict(discretizer='openimages-f8-16384'))
 
-    small = '+discretizer=embedded-small-f4-4096'
-    arms = ('normal', 'DAT', 'DAT-eps0', 'DAT' + small, 'DAT-eps0' + small)
+    default = study_efficacy.arm_discretizer('efficientdet-lite0', 'DAT')
+    other = next(name for name in ('embedded-small-f4-4096', 'embedded-tiny-f4-4096') if name != default)
+    mine, theirs = f'+discretizer={default}', f'+discretizer={other}'
+    arms = ('normal', 'DAT' + mine, 'DAT-eps0' + mine, 'DAT' + theirs, 'DAT-eps0' + theirs)
     text, _ = study(tmp_path, [
-        (0, 'normal', 0.20, 0.10), (0, 'DAT', 0.25, 0.15, 0.02), (0, 'DAT-eps0', 0.25, 0.15, 0.0),
-        (0, 'DAT' + small, 0.25, 0.16, 0.02), (0, 'DAT-eps0' + small, 0.25, 0.12, 0.0),
-        (1, 'normal', 0.30, 0.12), (1, 'DAT', 0.31, 0.17, 0.02), (1, 'DAT-eps0', 0.31, 0.17, 0.0),
-        (1, 'DAT' + small, 0.31, 0.18, 0.02), (1, 'DAT-eps0' + small, 0.31, 0.16, 0.0)],
+        (0, 'normal', 0.20, 0.10), (0, 'DAT' + mine, 0.25, 0.15, 0.02),
+        (0, 'DAT-eps0' + mine, 0.25, 0.15, 0.0), (0, 'DAT' + theirs, 0.25, 0.16, 0.02),
+        (0, 'DAT-eps0' + theirs, 0.25, 0.12, 0.0), (1, 'normal', 0.30, 0.12),
+        (1, 'DAT' + mine, 0.31, 0.17, 0.02), (1, 'DAT-eps0' + mine, 0.31, 0.17, 0.0),
+        (1, 'DAT' + theirs, 0.31, 0.18, 0.02), (1, 'DAT-eps0' + theirs, 0.31, 0.16, 0.0)],
         monkeypatch, capsys, arms=arms)
-    # the attack's share with the small discretizer: mPC +4 and +2 (none with the default one)
-    assert figures(text, f'Against DAT-eps0{small}, DAT{small} changed mPC by', 2) == [3.0, 1.41]
-    assert figures(text, f'Against DAT, DAT{small} changed mPC by', 1) == [1.0]
-    assert f'Against DAT-eps0, DAT{small}' not in text
+    # the attack's share with the other discretizer: mPC +4 and +2; with the default one: 0 and 0
+    assert figures(text, f'Against DAT-eps0{theirs}, DAT{theirs} changed mPC by', 2) == [3.0, 1.41]
+    assert figures(text, f'Against DAT-eps0{mine}, DAT{mine} changed mPC by', 2) == [0.0, 0.0]
+    assert f'Against DAT-eps0, DAT{theirs}' not in text
+    # the default discretizer's arms against the same arms on the other one
+    assert figures(text, f'Against DAT{theirs}, DAT{mine} changed mPC by', 2) == [-1.0, 0.0]
+    assert figures(text, f'Against DAT-eps0{theirs}, DAT-eps0{mine} changed mPC by', 2) == [2.0, 1.41]
+    assert f'Against DAT{mine}, DAT{theirs}' not in text
 
 
 def test_a_classifier_study_reports_accuracy_in_points_with_mce_and_adversarial_accuracy(

@@ -330,14 +330,22 @@ def knob_arms(rows: List[dict], model: str) -> List[str]:
     """One sentence per arm with DAT knobs: against normal, against the same arm without them and, for an
     arm that attacks, against eps 0 (the attack's own share: both train on Q(x) at zero budget): the
     plain ``DAT-eps0`` for an attack knob, the eps-0 arm with the same knobs otherwise (e.g. with the
-    same discretizer), where it ran."""
+    same discretizer), where it ran. An arm with the DAT configs' own discretizer is also compared with
+    the same arm on each other discretizer of the study."""
     arms = {r['arm'] for r in rows if r['model'] == model}
+    default = arm_discretizer(model, 'DAT')
     lines = []
     for arm in sorted(a for a in arms if arm_parts(a)[1]):
         base, knobs = arm_parts(arm)
         eps0 = 'DAT-eps0' + ''.join(f'+{key}={value}' for key, value in knobs.items() if key != 'attack')
         attacks = 'attack' in knobs or base == 'DAT' or (arm_eps(base) or 0) > 0
-        for reference in ('normal', base) + ((eps0, ) if attacks and eps0 in arms and eps0 != arm else ()):
+        others = ()
+        if knobs.get('discretizer') == default:
+            others = tuple(sorted(a for a in arms if arm_parts(a)[0] == base
+                                  and arm_parts(a)[1].get('discretizer') not in (None, default)
+                                  and canonical_arm(a, default) == canonical_arm(arm, default)))
+        for reference in (('normal', base) + ((eps0, ) if attacks and eps0 in arms and eps0 != arm else ())
+                          + others):
             gains = {key: paired(rows, model, arm, reference, key) for key in METRICS}
             if gains['mPC']:
                 lines.append(f'Against {reference}, {arm} {changed(gains, model)}'
