@@ -90,8 +90,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--batch', type=int, default=4)
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--repeats', type=int, default=3, help='timed interleaved rounds')
-    parser.add_argument('--preset', help='a VQGAN preset with random weights instead of the '
-                        'shipped embedded-tiny-f4-4096 (e.g. openimages-f8-16384)')
+    parser.add_argument('--preset', help="a VQGAN preset with random weights instead of the config's "
+                        'discretizer (e.g. openimages-f8-16384)')
     parser.add_argument('--out', metavar='FILE.json', help='write one JSON row per step')
     parser.add_argument('--single-pass', action='store_true',
                         help='one timed, memory-measured step per row after a warm-up at a quarter '
@@ -105,6 +105,15 @@ def parse_args() -> argparse.Namespace:
     if 'plain' not in args.rows:
         args.rows.insert(0, 'plain')  # the ratios' baseline
     return args
+
+
+def discretizer_label(name: str, preset: Optional[str]) -> str:
+    """The discretizer a model's rows ran with: ``--preset`` (random weights) or its DAT config's."""
+    if preset:
+        return f'{preset} (random weights)'
+    cfg = Config.fromfile(osp.join(ROOT, MODELS[name][0]))
+    dat = (cfg.model.get('data_preprocessor') or cfg.data_preprocessor)['dat']
+    return f"{dat['discretizer']['preset']} (the config's)"
 
 
 def model_config(name: str, train_on: Optional[str], overrides: dict,
@@ -246,7 +255,7 @@ def benchmark_model(name: str, args: argparse.Namespace) -> list[dict]:
     q_min, q_ms = (value * 1e3 for value in spread(times['Q'])[:2])
     plain_min, plain_ms = (value * 1e3 for value in spread(times['plain'])[:2])
     official_ms = spread(times['official'])[1] * 1e3
-    discretizer = args.preset or 'embedded-tiny-f4-4096 (shipped)'
+    discretizer = discretizer_label(name, args.preset)
     rows = []
     for row in steps:
         fastest, median, slowest = (value * 1e3 for value in spread(times[row]))
@@ -275,7 +284,7 @@ def single_pass_rows(name: str, args: argparse.Namespace) -> list[dict]:
     batch = make_batch(task, args.size, args.batch)
     small = make_batch(task, tuple(max(32, side // 4) for side in args.size), args.batch)
     memory = PeakMemory(torch.device('cpu'))
-    discretizer = args.preset or 'embedded-tiny-f4-4096 (shipped)'
+    discretizer = discretizer_label(name, args.preset)
     rows = []
     print(f'\n{MODEL_NAMES[name]}, {size_label(args.size)}, batch {args.batch}, {args.threads} '
           f'threads, one pass per row; discretizer: {discretizer}')

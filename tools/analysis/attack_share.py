@@ -7,8 +7,8 @@ Example (the table of docs/attacks.md):
         --attacks official-0.1 official-4 codeflip-0.05 codeflip-0.2 latentpgd-0.5 qpgd-2
 
 For each model (plain config and its trained weights, eval mode) and each named attack
-(:mod:`mmdat.models.attacks.names`) over the first ``--num-images`` val images, with the shipped
-discretizer Q (or ``--discretizer PRESET CHECKPOINT``):
+(:mod:`mmdat.models.attacks.names`) over the first ``--num-images`` val images, with the discretizer Q
+of docs/attacks.md, ``embedded-tiny-f4-4096`` (or ``--discretizer PRESET CHECKPOINT``):
 
 - the share, L(x_adv) − L(x̂), where x̂ = Q(x) and L is the model's full training loss;
 - two controls of the same size: as many visual words swapped at random per image (every attack), and
@@ -35,6 +35,7 @@ sys.path.insert(0, ROOT)
 from mmdat.apis import ConfigError, readable_errors
 from mmdat.models.discretizers import shipped_checkpoint
 
+#: the discretizer of the runs in docs/attacks.md (the CPU configs' default before 2026-12-07)
 DEFAULT_DISCRETIZER = ('embedded-tiny-f4-4096', shipped_checkpoint('embedded-tiny-f4-4096'))
 
 DEFAULT_ATTACKS = ('official-0.1', 'official-4', 'codeflip-0.05', 'codeflip-0.2', 'codeflip-0.05-k32',
@@ -51,7 +52,7 @@ def parse_args() -> argparse.Namespace:
                         help=f"attack names (default: {' '.join(DEFAULT_ATTACKS)})")
     parser.add_argument('--discretizer', nargs=2, metavar=('PRESET', 'CHECKPOINT'),
                         default=DEFAULT_DISCRETIZER,
-                        help='the discretizer (default: the shipped f4 one)')
+                        help="the discretizer (default: embedded-tiny-f4-4096, docs/attacks.md's)")
     parser.add_argument('--num-images', type=int, default=32, help='val images per model')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--seed', type=int, default=0)

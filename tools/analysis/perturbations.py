@@ -6,7 +6,8 @@ Example (the figure and table of docs/attacks.md):
         --num-images 32 --codeflip codeflip-0.05
 
 For the first ``--num-images`` val images of a trained model (its full training loss, eval mode) and the
-shipped discretizer Q (or ``--discretizer PRESET CHECKPOINT``), five image sets:
+discretizer Q of docs/attacks.md, ``embedded-tiny-f4-4096`` (or ``--discretizer PRESET CHECKPOINT``),
+five image sets:
 
 - x, and x̂ = Q(x);
 - the official DAE: Q(x̂ + δ), δ one L2 step of ``--official-eps`` (random start with probability 0.8);
@@ -33,6 +34,7 @@ sys.path.insert(0, ROOT)
 from mmdat.apis import ConfigError, readable_errors
 from mmdat.models.discretizers import shipped_checkpoint
 
+#: the discretizer of the runs in docs/attacks.md (the CPU configs' default before 2026-12-07)
 DEFAULT_DISCRETIZER = ('embedded-tiny-f4-4096', shipped_checkpoint('embedded-tiny-f4-4096'))
 
 SETS = ('x', 'x_hat', 'official DAE', 'code-flip DAE', 'PAE')

@@ -95,9 +95,10 @@ VQGAN_PRESETS: dict[str, VQGANPreset] = {
         quantizer='gumbel', url='https://heibox.uni-heidelberg.de/d/2e5662443a6b4307b470/',
         url_note=_HEIBOX_FOLDER_NOTE),
     # mmdat's own small VQGANs, trained on the embedded dataset (configs/vqgan/) and shipped in the
-    # repository. tiny-f4-4096 is the default of the CPU configs and the demo; small-f4-4096 (64
-    # channels, perceptual + PatchGAN losses) keeps more texture at 3x the cost; tiny-f8-512, the
-    # first one, blurs the image and stays for reproducibility. Figures: configs/vqgan/README.md.
+    # repository. small-f4-4096 (64 channels, perceptual + PatchGAN losses) is the default of the CPU
+    # configs and the demo since 2026-12-07; tiny-f4-4096, the default before, keeps less texture at a
+    # third of the cost; tiny-f8-512, the first one, blurs the image and stays for reproducibility.
+    # Figures: configs/vqgan/README.md.
     'embedded-small-f4-4096': VQGANPreset(
         ddconfig=dict(_ddconfig(4, [1, 1, 2], []), ch=64, num_res_blocks=1, resolution=64),
         n_embed=4096, embed_dim=4, quantizer='vq',
