@@ -107,7 +107,8 @@ def test_demo_ablation_names_the_kind_of_gain_the_study_names():
 
 def with_tiny_discretizer(arms):
     """The arms of the studies before 2026-12-07, which ran with the former default discretizer."""
-    return [f'{arm}+discretizer=embedded-tiny-f4-4096' if arm.startswith('DAT') else arm for arm in arms]
+    return [f'{arm}+discretizer=embedded-tiny-f4-4096' if arm.startswith('DAT') and 'discretizer=' not in arm
+            else arm for arm in arms]
 
 
 @pytest.mark.parametrize('model,arms,runs,record,document', [

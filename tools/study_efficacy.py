@@ -337,15 +337,17 @@ def knob_arms(rows: List[dict], model: str) -> List[str]:
     lines = []
     for arm in sorted(a for a in arms if arm_parts(a)[1]):
         base, knobs = arm_parts(arm)
-        eps0 = 'DAT-eps0' + ''.join(f'+{key}={value}' for key, value in knobs.items() if key != 'attack')
+        eps0_name = canonical_arm('DAT-eps0' + ''.join(f'+{key}={value}' for key, value in knobs.items()
+                                                       if key != 'attack'), None)
+        eps0 = next((a for a in arms if canonical_arm(a, None) == eps0_name), None)
         attacks = 'attack' in knobs or base == 'DAT' or (arm_eps(base) or 0) > 0
         others = ()
         if knobs.get('discretizer') == default:
             others = tuple(sorted(a for a in arms if arm_parts(a)[0] == base
                                   and arm_parts(a)[1].get('discretizer') not in (None, default)
                                   and canonical_arm(a, default) == canonical_arm(arm, default)))
-        for reference in (('normal', base) + ((eps0, ) if attacks and eps0 in arms and eps0 != arm else ())
-                          + others):
+        eps0_reference = (eps0, ) if attacks and eps0 not in (None, arm) else ()
+        for reference in ('normal', base) + eps0_reference + others:
             gains = {key: paired(rows, model, arm, reference, key) for key in METRICS}
             if gains['mPC']:
                 lines.append(f'Against {reference}, {arm} {changed(gains, model)}'
