@@ -49,7 +49,8 @@ RUN_BY = [
      'tests/test_attack_analysis.py::test_attack_share_measures_each_attack_against_its_controls'),
     (r'python tools/analysis/perturbations\.py .*',
      'tests/test_attack_analysis.py::test_perturbation_analysis_runs_on_tiny_inputs'),
-    (r'python tools/study_efficacy\.py --models yolov3 --records \S+ --report-only --work-dir \S+',
+    (r'python tools/study_efficacy\.py --models yolov3 (--arms [^-]\S*( [^-]\S*)* )?--records \S+ '
+     r'--report-only --work-dir \S+',
      'tests/test_study.py::test_a_committed_record_gives_the_documented_table'),
     (r'python tools/study_efficacy\.py .*',
      'tests/test_study.py::test_a_gain_that_eps_0_matches_is_called_augmentation'),

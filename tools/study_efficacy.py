@@ -18,7 +18,8 @@ Example::
 
     python tools/study_efficacy.py --models efficientdet-lite0 --seeds 0 1 2
     python tools/study_efficacy.py --models yolov3 --seeds 0 1 2   # 20 epochs from scratch: hours
-    python tools/study_efficacy.py --models yolov3 --records docs/studies/yolov3.json --report-only
+    python tools/study_efficacy.py --models yolov3 --records docs/studies/yolov3.json --report-only \
+        --arms normal DAT+discretizer=embedded-tiny-f4-4096 DAT-eps0+discretizer=embedded-tiny-f4-4096
 """
 import argparse
 import functools
