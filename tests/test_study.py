@@ -120,7 +120,11 @@ def with_tiny_discretizer(arms):
     ('efficientdet-lite0', ['normal', 'DAT-eps0', 'DAT+attack=latentpgd-0.05-s1'], 9,
      'attacks_efficientdet-lite0.json', 'docs/attacks.md'),
     ('resnet18', ['normal', 'DAT-eps0', 'DAT+attack=latentpgd-0.05-s1', 'DAT', 'DAT-eps0.4'], 10,
-     'attacks_resnet18.json', 'docs/attacks.md')])
+     'attacks_resnet18.json', 'docs/attacks.md'),
+    ('efficientdet-lite0', ['normal', 'DAT-eps0+discretizer=embedded-tiny-f4-4096',
+                            'DAT-eps0+discretizer=embedded-small-f4-4096',
+                            'DAT+discretizer=embedded-small-f4-4096'], 12,
+     'discretizer_efficientdet-lite0.json', 'docs/studies.md')])
 def test_a_committed_record_gives_the_documented_table(tmp_path, monkeypatch, capsys, model, arms, runs,
                                                        record, document):
     """docs/studies/*.json keep a study's runs (their directories do not travel); the report drawn from

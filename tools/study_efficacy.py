@@ -456,8 +456,12 @@ def plot(rows: List[dict], args: argparse.Namespace, path: str) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     models = [m for m in args.models if any(r['model'] == m for r in rows)]
-    crowded = len(args.arms) > 3  # slanted labels, so that long arm names do not overlap
-    figure, axes = plt.subplots(len(models), len(METRICS), figsize=(4 * len(METRICS), 3 * len(models)),
+    # one line per knob, the discretizer as Q (+discretizer=embedded-small-f4-4096: +Q=small-f4-4096)
+    labels = [arm.replace('+discretizer=embedded-', '+Q=').replace('+discretizer=', '+Q=').replace('+', '\n+')
+              for arm in args.arms]
+    crowded = len(args.arms) > 3 and max(len(line) for label in labels for line in label.split('\n')) > 16
+    width = max(4, 1.4 * len(args.arms)) if any('\n' in label for label in labels) else 4
+    figure, axes = plt.subplots(len(models), len(METRICS), figsize=(width * len(METRICS), 3 * len(models)),
                                 squeeze=False)
     for i, model in enumerate(models):
         for j, key in enumerate(METRICS):
@@ -467,7 +471,7 @@ def plot(rows: List[dict], args: argparse.Namespace, path: str) -> None:
                 if values:
                     ax.bar(k, statistics.fmean(values), color=f'C{k}', alpha=0.4)
                     ax.scatter([k] * len(values), values, color=f'C{k}', zorder=3)
-            ax.set_xticks(range(len(args.arms)), args.arms, rotation=30 if crowded else 0,
+            ax.set_xticks(range(len(args.arms)), labels, rotation=30 if crowded else 0, fontsize='small',
                           ha='right' if crowded else 'center')
             unit = ' (%)' if key == 'rPC' or model in CLASSIFIERS else ' (mAP × 100)'
             ax.set_title(f'{model}: {key}{unit}')
