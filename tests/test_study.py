@@ -122,8 +122,9 @@ def with_tiny_discretizer(arms):
     ('resnet18', ['normal', 'DAT-eps0', 'DAT+attack=latentpgd-0.05-s1', 'DAT', 'DAT-eps0.4'], 10,
      'attacks_resnet18.json', 'docs/attacks.md'),
     ('efficientdet-lite0', ['normal', 'DAT-eps0+discretizer=embedded-tiny-f4-4096',
+                            'DAT+discretizer=embedded-tiny-f4-4096',
                             'DAT-eps0+discretizer=embedded-small-f4-4096',
-                            'DAT+discretizer=embedded-small-f4-4096'], 12,
+                            'DAT+discretizer=embedded-small-f4-4096'], 15,
      'discretizer_efficientdet-lite0.json', 'docs/studies.md')])
 def test_a_committed_record_gives_the_documented_table(tmp_path, monkeypatch, capsys, model, arms, runs,
                                                        record, document):
