@@ -49,6 +49,7 @@ from mmengine.registry import init_default_scope
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 import mmdat  # noqa: F401
+from mmdat.apis.experiment import dat_discretizer
 from mmdat.models.data_preprocessors import DATIterationPlan
 from mmdat.models.full_loss import full_loss
 from mmdat.utils.profiling import (PeakMemory, count_gflop, image_size, interleaved_times, mib_text,
@@ -111,9 +112,7 @@ def discretizer_label(name: str, preset: Optional[str]) -> str:
     """The discretizer a model's rows ran with: ``--preset`` (random weights) or its DAT config's."""
     if preset:
         return f'{preset} (random weights)'
-    cfg = Config.fromfile(osp.join(ROOT, MODELS[name][0]))
-    dat = (cfg.model.get('data_preprocessor') or cfg.data_preprocessor)['dat']
-    return f"{dat['discretizer']['preset']} (the config's)"
+    return f"{dat_discretizer(Config.fromfile(osp.join(ROOT, MODELS[name][0])))} (the config's)"
 
 
 def model_config(name: str, train_on: Optional[str], overrides: dict,

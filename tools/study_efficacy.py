@@ -33,8 +33,8 @@ from typing import Dict, List, Optional, Tuple
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from mmdat.apis.experiment import (DAT_KNOBS, DAT_STATISTICS, Experiment, attack_share_kind, dat_block,
-                                   eps_options, final_epoch_means, in_paper_direction, knob_options,
-                                   stretched_schedule)
+                                   dat_discretizer, eps_options, final_epoch_means, in_paper_direction,
+                                   knob_options, stretched_schedule)
 
 #: model -> (normal config, DAT config, epochs). The DAT config is the normal one plus DAT, nothing else.
 MODELS = {
@@ -133,7 +133,7 @@ def arm_discretizer(model: str, arm: str) -> Optional[str]:
     if 'discretizer' in knobs:
         return knobs['discretizer']
     from mmengine.config import Config
-    return dat_block(Config.fromfile(osp.join(ROOT, MODELS[model][1])))[1]['discretizer'].get('preset')
+    return dat_discretizer(Config.fromfile(osp.join(ROOT, MODELS[model][1])))
 
 
 def canonical_arm(arm: str, discretizer: Optional[str]) -> str:
@@ -153,7 +153,7 @@ def check_trained_discretizer(model: str, arm: str, work_dir: str) -> None:
     if not arm.startswith('DAT') or not dumped:
         return
     from mmengine.config import Config
-    trained = dat_block(Config.fromfile(dumped[0]))[1]['discretizer'].get('preset')
+    trained = dat_discretizer(Config.fromfile(dumped[0]))
     if trained != arm_discretizer(model, arm):
         raise SystemExit(f'{work_dir} was trained with the discretizer {trained}, but the arm {arm} now '
                          f'trains with {arm_discretizer(model, arm)}: rename the run directory to '

@@ -60,6 +60,11 @@ def dat_block(cfg) -> tuple:
     raise ValueError(f'{cfg.filename} has no DAT preprocessor (a data_preprocessor with a dat block)')
 
 
+def dat_discretizer(cfg) -> Optional[str]:
+    """The preset name of a DAT config's discretizer (None for a custom architecture)."""
+    return dat_block(cfg)[1]['discretizer'].get('preset')
+
+
 def attack_options(cfg, name: str) -> list:
     """``--cfg-options`` that replace a DAT config's attack by the named one; the attacks with their own
     gradient passes also switch ``train_on='fused'`` to ``'separate'``, its objective."""
